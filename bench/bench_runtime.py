@@ -1,0 +1,264 @@
+"""Runtime core benchmark: every figure printed as a ratio against a baseline measured in this run.
+
+    python bench/bench_runtime.py [--backend docker|process|both] [--warm 300] [--cold 10]
+
+1. Warm invoke of a no-op handler, median, against the median of two plain HTTP/1.1 request/response
+   exchanges over the same transport (TCP loopback, http.client to http.server, kept alive): the
+   Runtime API costs exactly two exchanges per invoke (``/next`` answered, ``/response`` posted).
+   Goal: at most 3x.
+2. Cold start of a no-op handler (what the caller waits: sandbox + INIT + invoke), median, against a
+   bare ``python -c pass`` in the same image and engine (Docker: container create + start + wait +
+   remove through the same SDK; goal at most 1.3x) or as a subprocess (process backend; goal 1.5x).
+3. Against a peer: python-lambda-local's per-invocation time (``lambda_local.main.call``) on the same
+   handler; goal: our warm invoke at least 50x faster.
+4. Sustained warm throughput with 4 environments, and host memory per warm environment.
+"""
+
+import argparse
+import concurrent.futures
+import http.client
+import http.server
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from lambdalab_ext import Lab  # noqa: E402
+
+NOOP = "def handler(event, context):\n    return None\n"
+MEMORY = 1769   # one full vCPU, so the sandbox is not slower than the baseline by construction
+
+
+def median_ms(samples):
+    return statistics.median(samples) * 1000
+
+
+# -- 1. baseline: two HTTP exchanges -------------------------------------------------------------
+class _Echo(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, body):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self._reply(b"{}")
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._reply(b"")
+
+
+def two_http_exchanges(n):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1])
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        conn.request("GET", "/next")
+        conn.getresponse().read()
+        conn.request("POST", "/response", body=b"null")
+        conn.getresponse().read()
+        samples.append(time.perf_counter() - t)
+    conn.close()
+    server.shutdown()
+    server.server_close()
+    return samples
+
+
+# -- measurements on a lab -------------------------------------------------------------------------
+def warm_invokes(fn, n):
+    fn.invoke({})
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn.invoke({})
+        samples.append(time.perf_counter() - t)
+    return samples
+
+
+def cold_starts(lab, n):
+    samples, inits = [], []
+    for i in range(n):
+        fn = lab.deploy("cold", NOOP + f"# {i}\n", memory_mb=MEMORY)   # new code: a new environment
+        t = time.perf_counter()
+        r = fn.invoke({})
+        samples.append(time.perf_counter() - t)
+        assert r.cold and r.ok, r.logs
+        inits.append(r.init_duration_ms / 1000)
+        fn.delete()
+    return samples, inits
+
+
+def bare_docker_python(lab, n):
+    client, image = lab.backend.client, lab.backend.image
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        container = client.containers.create(image, ["/var/lang/bin/python3", "-c", "pass"],
+                                             network_mode="none", labels={"lambdalab": "1", "lambdalab.bench": "1"})
+        container.start()
+        container.wait()
+        container.remove()
+        samples.append(time.perf_counter() - t)
+    return samples
+
+
+def bare_subprocess_python(n):
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        samples.append(time.perf_counter() - t)
+    return samples
+
+
+def python_lambda_local(n):
+    import logging
+    from lambda_local.context import Context
+    from lambda_local.main import call
+    logging.getLogger().setLevel(logging.WARNING)
+    namespace = {}
+    exec(NOOP, namespace)
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        call(namespace["handler"], {}, Context(3))
+        samples.append(time.perf_counter() - t)
+    return samples
+
+
+def python_lambda_local_cli(n):
+    """The way python-lambda-local is used: one command per invocation."""
+    import shutil
+    import tempfile
+    exe = shutil.which("python-lambda-local") or os.path.join(os.path.dirname(sys.executable), "python-lambda-local")
+    folder = tempfile.mkdtemp(prefix="bench-pll-")
+    try:
+        with open(os.path.join(folder, "lambda_function.py"), "w") as f:
+            f.write(NOOP)
+        with open(os.path.join(folder, "event.json"), "w") as f:
+            f.write("{}")
+        samples = []
+        for _ in range(n):
+            t = time.perf_counter()
+            subprocess.run([exe, "-f", "handler", "-t", "3", os.path.join(folder, "lambda_function.py"),
+                            os.path.join(folder, "event.json")], check=True, capture_output=True)
+            samples.append(time.perf_counter() - t)
+        return samples
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def throughput(lab, seconds=5.0, environments=4):
+    fn = lab.deploy("tput", NOOP, memory_mb=MEMORY)
+    with concurrent.futures.ThreadPoolExecutor(environments) as pool:   # warm up 4 environments
+        list(pool.map(lambda _: fn.invoke({}), range(environments)))
+    stop = time.perf_counter() + seconds
+    counts = [0] * environments
+
+    def loop(i):
+        while time.perf_counter() < stop:
+            fn.invoke({})
+            counts[i] += 1
+
+    with concurrent.futures.ThreadPoolExecutor(environments) as pool:
+        list(pool.map(loop, range(environments)))
+    envs = fn.environments()
+    return sum(counts) / seconds, envs
+
+
+def memory_per_environment(lab, count=8):
+    """Host memory a warm environment costs: container (cgroup usage) or process (RSS), plus the lab's share."""
+    def self_rss():
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS")) * 1024
+
+    before = self_rss()
+    fn = lab.deploy("mem", NOOP, memory_mb=MEMORY)
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        list(pool.map(lambda _: fn.invoke({}), range(count)))
+    state = lab.service.get("mem")
+    envs = state.idle
+    sandbox_bytes = []
+    for env in envs:
+        sandbox = env._sandbox
+        if lab.backend.name == "docker":
+            cid = sandbox.container.id
+            path = f"/sys/fs/cgroup/memory/docker/{cid}/memory.usage_in_bytes"
+            if os.path.exists(path):
+                sandbox_bytes.append(int(open(path).read()))
+            else:
+                stats = lab.backend.client.api.stats(cid, stream=False, one_shot=True)
+                sandbox_bytes.append(stats["memory_stats"]["usage"])
+        else:
+            with open(f"/proc/{sandbox.proc.pid}/status") as f:
+                sandbox_bytes.append(next(int(l.split()[1]) for l in f if l.startswith("VmRSS")) * 1024)
+    lab_share = max(0, self_rss() - before) / max(1, len(envs))
+    fn.delete()
+    return statistics.mean(sandbox_bytes), lab_share, len(envs)
+
+
+def run(backend, warm_n, cold_n):
+    print(f"\n=== {backend} backend ===")
+    lab = Lab(backend=backend)
+    try:
+        print(f"isolation: {lab.isolation}")
+        fn = lab.deploy("noop", NOOP, memory_mb=MEMORY)
+        warm = warm_invokes(fn, warm_n)
+        http2 = two_http_exchanges(warm_n)
+        print(f"[1] warm invoke median {median_ms(warm):.3f} ms; two HTTP exchanges median "
+              f"{median_ms(http2):.3f} ms; ratio {median_ms(warm) / median_ms(http2):.2f}x (goal <= 3x)")
+
+        cold, inits = cold_starts(lab, cold_n)
+        if backend == "docker":
+            bare = bare_docker_python(lab, cold_n)
+            what, goal = "bare container running python -c pass (same image, same SDK)", 1.3
+        else:
+            bare = bare_subprocess_python(cold_n)
+            what, goal = "bare subprocess python -c pass", 1.5
+        print(f"[2] cold start median {median_ms(cold):.1f} ms (of which Init Duration {median_ms(inits):.1f} ms); "
+              f"{what} median {median_ms(bare):.1f} ms; ratio {median_ms(cold) / median_ms(bare):.2f}x "
+              f"(goal <= {goal}x)")
+
+        peer = python_lambda_local(min(warm_n, 50))
+        cli = python_lambda_local_cli(10)
+        print(f"[3] python-lambda-local per invocation: command line (its usual use) median {median_ms(cli):.1f} ms, "
+              f"in-process call() median {median_ms(peer):.3f} ms; ours warm {median_ms(warm):.3f} ms: "
+              f"{median_ms(cli) / median_ms(warm):.0f}x and {median_ms(peer) / median_ms(warm):.1f}x faster "
+              f"(goal >= 50x)")
+
+        rate, envs = throughput(lab)
+        print(f"[4] sustained warm throughput, 4 environments: {rate:,.0f} invocations/s "
+              f"({rate / (1000 / median_ms(warm)):.2f}x one environment's serial rate); environments {envs}")
+        sandbox, lab_share, count = memory_per_environment(lab)
+        print(f"    host memory per warm environment ({count} measured): sandbox {sandbox / 2**20:.1f} MiB + "
+              f"lab side {lab_share / 2**20:.2f} MiB")
+    finally:
+        lab.shutdown()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["docker", "process", "both"], default="both")
+    parser.add_argument("--warm", type=int, default=300)
+    parser.add_argument("--cold", type=int, default=10)
+    args = parser.parse_args()
+    for backend in (["docker", "process"] if args.backend == "both" else [args.backend]):
+        run(backend, args.warm, args.cold)
+
+
+if __name__ == "__main__":
+    main()

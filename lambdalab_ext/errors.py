@@ -1,0 +1,65 @@
+"""Errors of the Lambda service, named and shaped as AWS names them.
+
+Service errors (the request never ran, or could not) are raised, as boto3 raises them from
+``Invoke``. Errors of the function itself are not raised: they come back in the
+``InvocationResult`` (``error``, ``function_error``), as the Invoke API returns them with HTTP 200.
+"""
+
+
+class LambdaServiceError(Exception):
+    """Base of the errors the Lambda service returns instead of running a function."""
+
+    error_type = "ServiceException"
+    status_code = 500
+
+    def __init__(self, message, **details):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def as_response(self):
+        """The error as the Invoke API's JSON body would carry it."""
+        body = {"Type": "User" if self.status_code < 500 else "Service", "message": self.message}
+        body.update(self.details)
+        return body
+
+    def __str__(self):
+        return f"{self.error_type}: {self.message}"
+
+
+class InvalidParameterValueException(LambdaServiceError, ValueError):
+    """A configuration value outside what Lambda accepts (memory, timeout, name, variables...)."""
+
+    error_type = "InvalidParameterValueException"
+    status_code = 400
+
+
+class ResourceNotFoundException(LambdaServiceError, KeyError):
+    error_type = "ResourceNotFoundException"
+    status_code = 404
+
+
+class InvalidRequestContentException(LambdaServiceError, ValueError):
+    """The event is not JSON."""
+
+    error_type = "InvalidRequestContentException"
+    status_code = 400
+
+
+class RequestEntityTooLargeException(LambdaServiceError):
+    """The request payload is over the invocation limit (6 MB synchronous, 1 MB asynchronous)."""
+
+    error_type = "RequestEntityTooLargeException"
+    status_code = 413
+
+
+class TooManyRequestsException(LambdaServiceError):
+    """Throttled: the function or the account is at its concurrency limit (HTTP 429)."""
+
+    error_type = "TooManyRequestsException"
+    status_code = 429
+
+
+class ResourceConflictException(LambdaServiceError):
+    error_type = "ResourceConflictException"
+    status_code = 409

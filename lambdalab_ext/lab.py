@@ -1,0 +1,213 @@
+"""``Lab``: one per kernel. Chooses the backend, holds the functions, the clock and the service.
+
+>>> from lambdalab_ext import Lab                                          # doctest: +SKIP
+>>> lab = Lab()                        # Docker when an engine answers, else processes (and it says so)
+>>> fn = lab.deploy("hello", "def handler(event, context):\\n    return {'hi': event['name']}\\n")
+>>> r = fn.invoke({"name": "Ada"})
+>>> r.payload, r.cold
+({'hi': 'Ada'}, True)
+>>> lab.shutdown()
+"""
+
+import atexit
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import uuid
+import weakref
+
+from .clock import RealClock
+from .function import FunctionConfiguration
+from .service import LambdaService
+
+BACKENDS = ("auto", "docker", "process")
+PROCESS_NOTICE = ("lambdalab: no Docker engine answers, so functions run as local processes. This is a "
+                  "WEAKER isolation than Lambda's: the function runs as you, can read your files and reach "
+                  "the network, and memory and CPU limits are only approximated. Start Docker for the real "
+                  "thing.")
+
+
+def _reap_workdirs():
+    """Remove the folders of labs whose process died without shutting down (a killed kernel)."""
+    root = tempfile.gettempdir()
+    for name in os.listdir(root):
+        match = re.match(r"lambdalab-(\d+)-[0-9a-f]{10}-", name)
+        if not match:
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        except PermissionError:
+            pass
+
+
+class Function:
+    """A deployed function: invoke it, read its configuration, change it, delete it."""
+
+    def __init__(self, lab, name):
+        self._lab = lab
+        self.name = name
+
+    @property
+    def config(self):
+        return self._lab.service.get(self.name).config
+
+    @property
+    def arn(self):
+        return f"arn:aws:lambda:{self._lab.region}:{self._lab.account_id}:function:{self.name}"
+
+    def invoke(self, event=None, *, client_context=None, on_log=None):
+        """Invoke synchronously (RequestResponse) and return an ``InvocationResult``.
+
+        ``event`` is any JSON-serialisable value (or JSON text). ``on_log(line)`` receives the log
+        lines as they are written. Throttles and bad requests raise Lambda's errors
+        (``TooManyRequestsException``, ``RequestEntityTooLargeException``...); errors of the function
+        itself come back in the result (``result.error``), as the Invoke API returns them.
+        """
+        return self._lab.service.invoke(self.name, event, client_context=client_context, on_log=on_log)
+
+    def update(self, source=None, **changes):
+        """Change the code and/or configuration (memory_mb, timeout_s, env, ...): new environments follow."""
+        if "env" in changes:
+            changes["environment"] = changes.pop("env")
+        if source is not None:
+            changes["source"] = source
+        config = self.config.replace(**changes)
+        self._lab.service.put_function(config)
+        return self
+
+    def environments(self):
+        """How many environments the function has now: idle, provisioned_idle, busy, starting."""
+        return self._lab.service.environments(self.name)
+
+    def delete(self):
+        self._lab.service.delete_function(self.name)
+        self._lab.functions.pop(self.name, None)
+
+    def __repr__(self):
+        c = self.config
+        return f"<Function {self.name}: {c.memory_mb} MB, timeout {c.timeout_s} s, {self._lab.backend.name}>"
+
+
+class Lab:
+    """A local Lambda: functions run in isolated execution environments on this machine.
+
+    ``backend``: ``"auto"`` (Docker when an engine answers, else ``"process"``, with a notice),
+    ``"docker"`` or ``"process"``. ``keep_alive_s``: how long an idle environment stays warm on
+    ``clock`` (real by default; a ``VirtualClock`` lets a notebook jump ahead). ``account_concurrency``:
+    the account's concurrency quota (1,000 like a default AWS account). ``docker_network_mode``:
+    ``"auto"`` (no network at all where the lab may enter the container's namespace, else an
+    internal network), ``"none"`` or ``"internal"``.
+    """
+
+    def __init__(self, backend="auto", *, keep_alive_s=600.0, account_concurrency=1000, clock=None,
+                 region="us-east-1", account_id="123456789012", image=None, progress=None,
+                 docker_network_mode="auto"):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        self.id = uuid.uuid4().hex[:10]
+        self.region = region
+        self.account_id = account_id
+        self.clock = clock or RealClock()
+        self.notice = None
+        self.functions = {}
+        self.workdir = tempfile.mkdtemp(prefix=f"lambdalab-{os.getpid()}-{self.id}-")
+        os.chmod(self.workdir, 0o755)   # the sandbox user reads the code below it
+        self._closed = False
+        self._lock = threading.Lock()
+        try:
+            self.backend = self._make_backend(backend, image, progress, docker_network_mode)
+            self.service = LambdaService(self.backend, self.workdir, self.clock, region=region,
+                                         account_id=account_id, account_concurrency=account_concurrency,
+                                         keep_alive_s=keep_alive_s)
+        except BaseException:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
+        _reap_workdirs()
+        # Kernel exit (or interpreter exit) shuts the lab down; the finalizer also covers a lab
+        # that is garbage-collected without shutdown().
+        self._finalizer = weakref.finalize(self, Lab._cleanup, self.service, self.backend, self.workdir)
+        atexit.register(self._finalizer)
+
+    def _make_backend(self, backend, image, progress, network_mode):
+        from .runtime.docker import DockerBackend, docker_client, reap_orphans
+        from .runtime.process import ProcessBackend
+        if backend in ("auto", "docker"):
+            client = docker_client()
+            if client is not None:
+                reap_orphans(client, keep_lab=self.id)
+                return DockerBackend(self.id, self.workdir, client=client, image=image, progress=progress,
+                                     network_mode=network_mode)
+            if backend == "docker":
+                raise RuntimeError("No Docker engine answers (is the daemon running, and may you use its "
+                                   "socket?). Start it, or use Lab(backend='process') for the weaker fallback.")
+            self.notice = PROCESS_NOTICE
+            print(PROCESS_NOTICE, file=sys.stderr)
+        return ProcessBackend(self.id, self.workdir)
+
+    @property
+    def isolation(self):
+        """What isolates one execution environment here, in words."""
+        return self.backend.isolation
+
+    def deploy(self, name, source, handler="handler", *, memory_mb=128, timeout_s=3, env=None,
+               ephemeral_storage_mb=512, reserved_concurrency=None, provisioned_concurrency=0,
+               runtime_client="lambdalab", architecture="x86_64"):
+        """Create (or replace) the function ``name`` from Python source text; returns a ``Function``.
+
+        ``handler`` names the function in ``source`` (Lambda's handler setting becomes
+        ``lambda_function.<handler>``). Limits are Lambda's; a bad value raises
+        ``InvalidParameterValueException`` (a ``ValueError``) before anything starts.
+        ``runtime_client="awslambdaric"`` runs AWS's own runtime interface client instead of lambdalab's.
+        """
+        self._check_open()
+        config = FunctionConfiguration(
+            name=name, source=source, handler=handler, memory_mb=memory_mb, timeout_s=timeout_s,
+            environment=dict(env or {}), ephemeral_storage_mb=ephemeral_storage_mb,
+            reserved_concurrency=reserved_concurrency, provisioned_concurrency=provisioned_concurrency,
+            runtime_client=runtime_client, architecture=architecture)
+        self.service.put_function(config)
+        fn = self.functions.get(name) or Function(self, name)
+        self.functions[name] = fn
+        return fn
+
+    def invoke(self, name, event=None, **kwargs):
+        self._check_open()
+        return self.service.invoke(name, event, **kwargs)
+
+    def _check_open(self):
+        if self._closed:
+            raise RuntimeError("This Lab has been shut down; create a new Lab().")
+
+    def shutdown(self):
+        """Stop every environment and remove every container, network, process and file of this lab."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._finalizer()
+        atexit.unregister(self._finalizer)
+
+    @staticmethod
+    def _cleanup(service, backend, workdir):
+        try:
+            service.shutdown()
+        finally:
+            try:
+                backend.close()
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.shutdown()
+
+    def __repr__(self):
+        state = "shut down" if self._closed else f"{len(self.functions)} functions"
+        return f"<Lab {self.id}: {self.backend.name} backend, {state}>"

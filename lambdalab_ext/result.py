@@ -1,0 +1,84 @@
+"""``InvocationResult``: what one invocation returned and what it cost, as Lambda reports it."""
+
+import dataclasses
+import json
+
+
+@dataclasses.dataclass
+class InvocationResult:
+    """The outcome of one invocation.
+
+    ``payload`` is the handler's return value (decoded JSON); on a function error it is Lambda's
+    error object (``errorType``, ``errorMessage``, ``stackTrace``), as the Invoke API returns it, and
+    ``function_error`` is ``"Unhandled"``. ``logs`` is the log stream's text for this invocation:
+    the function's output framed by START / END / REPORT (and INIT_START on a cold start).
+
+    >>> r = fn.invoke({"name": "Ada"})                                   # doctest: +SKIP
+    >>> r.payload, r.cold, r.billed_duration_ms                          # doctest: +SKIP
+    ({'greeting': 'hello Ada'}, True, 95)
+    """
+
+    function_name: str
+    request_id: str
+    raw_payload: bytes | None
+    error: dict | None
+    function_error: str | None
+    status: str                    # "success" | "error" | "timeout"
+    cold: bool
+    duration_ms: float
+    billed_duration_ms: int
+    init_duration_ms: float | None
+    memory_size_mb: int
+    max_memory_used_mb: int | None
+    logs: str
+    environment_id: str
+    log_stream_name: str
+    initialization_type: str = "on-demand"
+    architecture: str = "x86_64"
+    ephemeral_storage_mb: int = 512
+    latency_ms: float = 0.0        # what the caller waited, cold start included
+    start_time: float = 0.0        # epoch seconds when the event was handed to the runtime
+    end_time: float = 0.0          # epoch seconds when the result (or the timeout) came
+    backend: str = ""
+
+    @property
+    def payload(self):
+        """The returned value, or Lambda's error object when the function failed."""
+        if self.error is not None:
+            return self.error
+        if self.raw_payload is None:
+            return None
+        return json.loads(self.raw_payload)
+
+    @property
+    def ok(self):
+        return self.error is None
+
+    @property
+    def cost(self):
+        """What this invocation would cost on Lambda (us-east-1, tier 1, no free tier): an ``InvocationCost``."""
+        from .pricing import cost_of
+        return cost_of(self)
+
+    @property
+    def report(self):
+        """The REPORT line of this invocation."""
+        for line in reversed(self.logs.splitlines()):
+            if line.startswith("REPORT "):
+                return line
+        return ""
+
+    @property
+    def output(self):
+        """Only what the function printed, without the platform's lines."""
+        platform = ("INIT_START ", "START RequestId:", "END RequestId:", "REPORT RequestId:", "INIT_REPORT ")
+        return "".join(line for line in self.logs.splitlines(keepends=True) if not line.startswith(platform))
+
+    def __str__(self):
+        mark = "cold" if self.cold else "warm"
+        head = f"{self.function_name} [{mark}] {self.status}"
+        body = json.dumps(self.payload, indent=2, default=str) if (self.raw_payload or self.error) else "null"
+        return f"{head}\n{body}\n{self.logs}"
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(str(self))

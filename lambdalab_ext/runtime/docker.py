@@ -1,0 +1,452 @@
+"""Docker backend: one container per execution environment, on the local engine (docker SDK).
+
+Isolation by default (DESIGN.md, "Fidelity contract"): the sandbox user (uid 993, like Lambda's
+sbx_user1051), a read-only root filesystem except /tmp (a tmpfs of the ephemeral storage size), all
+capabilities dropped, no-new-privileges, a pids limit, a memory limit with no swap, a CPU quota of
+memory / 1,769 MB of a vCPU (capped at the host's cores). No engine socket inside. The function's
+code is mounted read-only at /var/task.
+
+Network: by default the container has no network at all (``network_mode="none"``, loopback only).
+The lab opens the Runtime API's listening socket *inside* the container's network namespace, at
+127.0.0.1:9001 as on Lambda, and serves it from the host process: the function reaches the Runtime
+API and nothing else. That needs the right to enter a namespace (root); otherwise the container
+joins an internal network (no route out) and the Runtime API listens on the host's end of it,
+where host services listening on every address are reachable too (``DockerBackend.network_mode``
+says which mode is in use).
+
+The runtime process waits on a pipe until the Runtime API is ready, so Init Duration counts from the
+moment it is released, not the time the engine took to create and start the container (Lambda's
+sandbox provisioning, which its Init Duration does not include either).
+
+Every container and network carries the labels ``lambdalab=1``, ``lambdalab.lab``, ``lambdalab.pid``
+and ``lambdalab.host``, so that a later ``Lab()`` can reap what a dead kernel left behind.
+"""
+
+import concurrent.futures
+import ctypes
+import os
+import socket
+import threading
+import time
+
+from .api import RuntimeEvent
+from .logs import LogCollector
+
+LABEL = "lambdalab"
+CPU_MB_PER_VCPU = 1769          # Lambda: 1,769 MB of memory = one vCPU (lambda-facts §3.2)
+PIDS_LIMIT = 1024               # Lambda: 1,024 processes/threads
+GUEST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guest")
+LOG_PATH_IN_SANDBOX = "/run/lambdalab-log"
+GO_PATH_IN_SANDBOX = "/run/lambdalab-go"
+RUNTIME_API_PORT = 9001           # where Lambda's runtimes find the Runtime API: 127.0.0.1:9001
+CLONE_NEWNET = 0x40000000
+
+
+def _setns_net(fd):
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def _in_thread(fn):
+    """Run ``fn`` in a throwaway thread: setns changes the namespace of the calling thread only."""
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except BaseException as exc:   # handed back to the caller below
+            out["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def listen_in_netns(pid, port):
+    """A TCP socket listening on 127.0.0.1:``port`` inside the network namespace of process ``pid``."""
+    def work():
+        fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+        try:
+            _setns_net(fd)
+        finally:
+            os.close(fd)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(16)
+        return sock
+    return _in_thread(work)
+
+
+def can_enter_namespaces(client):
+    """True when this process may enter a container's network namespace (root, local engine)."""
+    from docker.transport import UnixHTTPAdapter
+    if not isinstance(getattr(client.api, "_custom_adapter", None), UnixHTTPAdapter):
+        return False    # an engine reached over the network: its containers' processes are not ours to see
+    if os.geteuid() != 0 or not os.path.exists("/proc/self/ns/net"):
+        return False
+
+    def probe():
+        fd = os.open("/proc/self/ns/net", os.O_RDONLY)
+        try:
+            _setns_net(fd)
+        finally:
+            os.close(fd)
+        return True
+    try:
+        return _in_thread(probe)
+    except (OSError, AttributeError):
+        return False
+
+
+def docker_client(timeout=60):
+    """A client of the local engine, or None when no engine answers."""
+    try:
+        import docker
+    except ImportError:
+        return None
+    try:
+        client = docker.from_env(timeout=timeout, max_pool_size=64)
+        client.ping()
+        return client
+    except Exception:
+        return None
+
+
+def cpu_share(memory_mb, host_cpus):
+    """vCPUs Lambda gives a function of ``memory_mb``, capped at what this host has."""
+    return min(memory_mb / CPU_MB_PER_VCPU, float(host_cpus))
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_orphans(client, keep_lab=None):
+    """Remove lambdalab containers and networks whose owning process on this host has died.
+
+    Returns the number of objects removed.
+    """
+    host = socket.gethostname()
+    removed = 0
+
+    def orphaned(labels):
+        if labels.get(f"{LABEL}.lab") == keep_lab:
+            return False
+        if labels.get(f"{LABEL}.host") != host:
+            return False
+        try:
+            return not _pid_alive(int(labels.get(f"{LABEL}.pid", "0")))
+        except ValueError:
+            return True
+
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL}.lab"}):
+        if orphaned(container.labels):
+            try:
+                container.remove(force=True)
+                removed += 1
+            except Exception:
+                pass
+    for network in client.networks.list(filters={"label": f"{LABEL}.lab"}):
+        if orphaned(network.attrs.get("Labels") or {}):
+            try:
+                network.remove()
+                removed += 1
+            except Exception:
+                pass
+    return removed
+
+
+class DockerSandbox:
+    """One container running one runtime process."""
+
+    def __init__(self, backend, environment, env_vars, events):
+        self.backend = backend
+        self.events = events
+        self.config = environment.config
+        self.killed = False
+        self.oom = False
+        self._memory_bytes = 0
+        self._memory_path = None
+        self.folder = os.path.join(backend.workdir, "envs", environment.id)
+        os.makedirs(self.folder, mode=0o755)
+        fifo = os.path.join(self.folder, "log")
+        os.mkfifo(fifo)
+        os.chmod(fifo, 0o666)   # the sandbox user must be able to write it
+        go = os.path.join(self.folder, "go")
+        os.mkfifo(go)
+        os.chmod(go, 0o666)
+        # O_RDWR keeps a writer open on our side, so the reader never sees EOF between writers.
+        self.logs = LogCollector(os.open(fifo, os.O_RDWR | os.O_NONBLOCK), name=f"logs-{environment.id}")
+        self._go = os.open(go, os.O_RDWR)
+        command, runtime_env = backend.runtime_command(self.config)
+        env_vars = {**env_vars, **runtime_env}
+        memory = f"{self.config.memory_mb}m"
+        from docker.types import Mount, Ulimit
+        network = {"network_mode": "none"} if backend.network_mode == "none" else {"network": backend.network_name}
+        self.container = backend.client.containers.create(
+            backend.image,
+            # The shell waits for the go signal (the Runtime API is ready), points stdout and stderr
+            # at the log pipe, then becomes the runtime.
+            command=["/bin/sh", "-c",
+                     f'read go <{GO_PATH_IN_SANDBOX}; exec "$@" >{LOG_PATH_IN_SANDBOX} 2>&1', "sh", *command],
+            user=f"{backend.uid}:{backend.gid}",
+            environment=env_vars,
+            labels=backend.labels(function=self.config.name, environment=environment.id),
+            working_dir="/var/task",
+            read_only=True,
+            tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={self.config.ephemeral_storage_mb}m,mode=1777"},
+            mounts=[
+                Mount("/var/task", environment.code_dir, type="bind", read_only=True),
+                Mount("/var/runtime", GUEST_DIR, type="bind", read_only=True),
+                Mount(LOG_PATH_IN_SANDBOX, fifo, type="bind"),
+                Mount(GO_PATH_IN_SANDBOX, go, type="bind", read_only=True),
+            ],
+            mem_limit=memory,
+            memswap_limit=memory,
+            nano_cpus=int(cpu_share(self.config.memory_mb, backend.host_cpus) * 1e9),
+            pids_limit=PIDS_LIMIT,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            ulimits=[Ulimit(name="nofile", soft=1024, hard=1024)],
+            init=True,
+            stdin_open=False,
+            log_config={"type": "none"},
+            **network,
+        )
+        backend.register(self)
+
+    def start(self, attach_api):
+        """Start the container, open its Runtime API, release the runtime.
+
+        Returns the moment of release on the ``perf_counter`` clock: where INIT begins.
+        """
+        self.container.start()
+        if self.backend.network_mode == "none":
+            pid = self.backend.client.api.inspect_container(self.container.id)["State"]["Pid"]
+            attach_api(listen_in_netns(pid, RUNTIME_API_PORT))
+        released = time.perf_counter()
+        os.write(self._go, b"go\n")
+        return released
+
+    def _find_memory_path(self):
+        cid = self.container.id
+        for path in (f"/sys/fs/cgroup/memory/docker/{cid}/memory.max_usage_in_bytes",       # v1, cgroupfs
+                     f"/sys/fs/cgroup/memory/system.slice/docker-{cid}.scope/memory.max_usage_in_bytes",
+                     f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/memory.peak",          # v2, systemd
+                     f"/sys/fs/cgroup/docker/{cid}/memory.peak"):                            # v2, cgroupfs
+            if os.path.exists(path):
+                return path
+        return ""
+
+    def max_memory_bytes(self):
+        """The container's peak memory since it started: the cgroup's own high-water mark."""
+        if self._memory_path is None:
+            self._memory_path = self._find_memory_path()
+        value = None
+        if self._memory_path:
+            try:
+                with open(self._memory_path) as f:
+                    value = int(f.read())
+            except (OSError, ValueError):
+                value = None
+        if value is None:
+            try:   # an engine on another machine (or a cgroup path we do not know): ask the engine
+                stats = self.backend.client.api.stats(self.container.id, stream=False, one_shot=True)
+                value = stats.get("memory_stats", {}).get("max_usage")
+            except Exception:
+                value = None
+        if value:
+            self._memory_bytes = max(self._memory_bytes, value)
+        return self._memory_bytes or None
+
+    def last_memory_bytes(self):
+        """Peak memory once the container is gone: the limit if it was killed for memory."""
+        if self.oom:
+            return self.config.memory_mb * 1024 * 1024
+        return self.max_memory_bytes()
+
+    def on_exit(self, exit_code, oom):
+        self.oom = self.oom or oom
+        if not self.killed:
+            self.events.put(RuntimeEvent("exit", time.perf_counter(), exit_code=exit_code, oom_killed=self.oom))
+
+    def kill(self):
+        self.killed = True
+        try:
+            self.container.kill()
+        except Exception:
+            pass
+
+    def destroy(self):
+        self.killed = True
+        self.backend.unregister(self)
+        self.backend.in_background(self._remove)
+
+    def _remove(self):
+        try:
+            self.container.remove(force=True)
+        except Exception:
+            pass
+        self.logs.close()
+        try:
+            os.close(self._go)
+        except OSError:
+            pass
+        for name in ("log", "go"):
+            try:
+                os.unlink(os.path.join(self.folder, name))
+            except OSError:
+                pass
+        try:
+            os.rmdir(self.folder)
+        except OSError:
+            pass
+
+
+class DockerBackend:
+    """Execution environments as containers on the local Docker engine."""
+
+    name = "docker"
+    base_isolation = ("Docker container per environment: non-root sandbox user, read-only root filesystem, "
+                      "/tmp tmpfs sized to ephemeral storage, all capabilities dropped, no-new-privileges, "
+                      "pids limit, memory limit without swap, CPU quota from memory")
+
+    @property
+    def isolation(self):
+        if self.network_mode == "none":
+            return self.base_isolation + ", no network (Runtime API at 127.0.0.1:9001 only)"
+        return self.base_isolation + ", internal network (no route out; host addresses reachable)"
+    runtime_dir = "/var/runtime"
+
+    def __init__(self, lab_id, workdir, client=None, image=None, progress=None, network_mode="auto"):
+        from . import image as image_module
+        self.client = client or docker_client()
+        if self.client is None:
+            raise RuntimeError("No Docker engine answers: start Docker, or use Lab(backend='process').")
+        self.lab_id = lab_id
+        self.workdir = workdir
+        self.image = image or image_module.ensure_runtime_image(self.client, progress=progress)
+        self.uid, self.gid = image_module.LAMBDA_UID, image_module.LAMBDA_GID
+        self._python = image_module.RUNTIME_PYTHON
+        self._ric_path = image_module.RIC_PATH
+        image_obj = self.client.images.get(self.image)
+        self._image_id = image_obj.id.split(":")[-1]
+        self.runtime_version = f"python:3.11.lambdalab.{self._image_id[:8]}"
+        self.host_cpus = int(self.client.info().get("NCPU") or os.cpu_count() or 1)
+        self._sandboxes = {}
+        self._sandboxes_lock = threading.Lock()
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="lambdalab-reap")
+        self._pending = set()
+        self.network_name = f"lambdalab-{lab_id}"
+        self.network = None
+        if network_mode == "auto":
+            network_mode = "none" if can_enter_namespaces(self.client) else "internal"
+        self.network_mode = network_mode
+        if network_mode == "none":
+            self.runtime_api_address = f"127.0.0.1:{RUNTIME_API_PORT}"
+            self.runtime_api_host = None
+        else:
+            self.runtime_api_address = None
+            self.network = self.client.networks.create(self.network_name, driver="bridge", internal=True,
+                                                       labels=self.labels())
+            self.network.reload()
+            self.runtime_api_host = self.network.attrs["IPAM"]["Config"][0]["Gateway"]
+        self._events = self.client.events(decode=True, filters={"type": "container", "event": ["die", "oom"],
+                                                                "label": f"{LABEL}.lab={lab_id}"})
+        self._watcher = threading.Thread(target=self._watch, name="lambdalab-docker-events", daemon=True)
+        self._watcher.start()
+
+    def labels(self, **extra):
+        labels = {LABEL: "1", f"{LABEL}.lab": self.lab_id, f"{LABEL}.pid": str(os.getpid()),
+                  f"{LABEL}.host": socket.gethostname()}
+        labels.update({f"{LABEL}.{k}": v for k, v in extra.items()})
+        return labels
+
+    def runtime_version_arn(self, region):
+        return f"arn:aws:lambda:{region}::runtime:{self._image_id}"
+
+    def task_root(self, code_dir):
+        return "/var/task"
+
+    def runtime_command(self, config):
+        """The runtime process and the variables it needs: lambdalab's client or AWS's awslambdaric."""
+        if config.runtime_client == "awslambdaric":
+            return ([self._python, "-m", "awslambdaric", config.handler_string],
+                    {"PYTHONPATH": f"{self.runtime_dir}:{self._ric_path}"})
+        return [self._python, f"{self.runtime_dir}/bootstrap.py"], {"PYTHONPATH": self.runtime_dir}
+
+    def create_sandbox(self, environment, env_vars, events):
+        return DockerSandbox(self, environment, env_vars, events)
+
+    # -- container exits -----------------------------------------------------------------------
+    def register(self, sandbox):
+        with self._sandboxes_lock:
+            self._sandboxes[sandbox.container.id] = sandbox
+
+    def unregister(self, sandbox):
+        with self._sandboxes_lock:
+            self._sandboxes.pop(sandbox.container.id, None)
+
+    def _watch(self):
+        try:
+            for event in self._events:
+                cid = event.get("id") or event.get("Actor", {}).get("ID")
+                with self._sandboxes_lock:
+                    sandbox = self._sandboxes.get(cid)
+                if sandbox is None:
+                    continue
+                if event.get("status") == "oom" or event.get("Action") == "oom":
+                    sandbox.oom = True
+                elif event.get("status") == "die" or event.get("Action") == "die":
+                    attributes = event.get("Actor", {}).get("Attributes", {})
+                    code = int(attributes.get("exitCode", -1))
+                    oom = sandbox.oom
+                    if not oom and code == 137 and not sandbox.killed:
+                        try:
+                            oom = bool(sandbox.container.client.api.inspect_container(cid)["State"]["OOMKilled"])
+                        except Exception:
+                            pass
+                    sandbox.on_exit(code, oom)
+        except Exception:
+            pass   # the stream closes when the backend does
+
+    # -- housekeeping --------------------------------------------------------------------------
+    def in_background(self, fn):
+        future = self._pool.submit(fn)
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+
+    def close(self):
+        """Remove every container and the network of this lab; waits for removals to finish."""
+        with self._sandboxes_lock:
+            sandboxes = list(self._sandboxes.values())
+        for sandbox in sandboxes:
+            sandbox.destroy()
+        concurrent.futures.wait(list(self._pending), timeout=60)
+        self._pool.shutdown(wait=True)
+        try:
+            self._events.close()
+        except Exception:
+            pass
+        for container in self.client.containers.list(all=True, filters={"label": f"{LABEL}.lab={self.lab_id}"}):
+            try:
+                container.remove(force=True)
+            except Exception:
+                pass
+        if self.network is not None:
+            try:
+                self.network.remove()
+            except Exception:
+                pass

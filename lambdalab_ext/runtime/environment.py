@@ -1,0 +1,367 @@
+"""One execution environment, end to end: sandbox + Runtime API server + log collector.
+
+Lifecycle (lambda-facts §2.1): INIT (the sandbox starts, the runtime imports the handler and asks
+for its first event) -> INVOKE, any number of times, one at a time -> SHUTDOWN. A timeout, a crash
+or running out of memory discards the environment; the next request gets a fresh one.
+"""
+
+import datetime
+import json
+import os
+import queue
+import secrets
+import threading
+import time
+import uuid
+
+from .. import report
+from ..result import InvocationResult
+from .api import Invocation, RuntimeAPIServer
+
+INIT_TIMEOUT_S = 10.0          # Lambda's limit on the INIT phase of an on-demand environment
+EXIT_GRACE_S = 0.5             # after a result, how long an exit may still be noticed
+
+
+class InitError(Exception):
+    def __init__(self, error, logs, init_duration_ms, status="error"):
+        super().__init__(error.get("errorMessage"))
+        self.error = error
+        self.logs = logs
+        self.init_duration_ms = init_duration_ms
+        self.status = status
+
+
+def _log_stream_name():
+    # Real Lambda: YYYY/MM/DD/[$LATEST]<32 hex characters>, one stream per environment.
+    day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y/%m/%d")
+    return f"{day}/[$LATEST]{secrets.token_hex(16)}"
+
+
+def _trace_id():
+    # X-Ray trace header: Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0
+    return (f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};"
+            f"Parent={secrets.token_hex(8)};Sampled=0;Lineage=1:{secrets.token_hex(4)}:0")
+
+
+def lambda_environment(config, *, region, account_id, log_stream, runtime_api, initialization_type,
+                       task_root, runtime_dir, credentials):
+    """The variables Lambda sets in a Python function's environment, then the function's own."""
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": config.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
+        "AWS_LAMBDA_RUNTIME_API": runtime_api,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.runtime}",
+        "_HANDLER": config.handler_string,
+        "LAMBDA_TASK_ROOT": task_root,
+        "LAMBDA_RUNTIME_DIR": runtime_dir,
+        "TZ": ":UTC",
+        "LANG": "en_US.UTF-8",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
+        "_AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129",
+        "_AWS_XRAY_DAEMON_PORT": "2000",
+        "AWS_ACCESS_KEY_ID": credentials[0],
+        "AWS_SECRET_ACCESS_KEY": credentials[1],
+        "AWS_SESSION_TOKEN": credentials[2],
+    }
+    env.update(config.environment)
+    return env
+
+
+class ExecutionEnvironment:
+    """A warm-able Lambda execution environment on one backend sandbox.
+
+    Not used directly: the service creates them (:mod:`lambdalab_ext.service`).
+    """
+
+    def __init__(self, config, backend, code_dir, *, region, account_id, initialization_type="on-demand"):
+        self.config = config
+        self.backend = backend
+        self.code_dir = code_dir
+        self.region = region
+        self.account_id = account_id
+        self.initialization_type = initialization_type
+        self.id = uuid.uuid4().hex[:12]
+        self.log_stream_name = _log_stream_name()
+        self.function_arn = f"arn:aws:lambda:{region}:{account_id}:function:{config.name}"
+        self.state = "created"        # created -> initializing -> idle <-> busy -> dead
+        self.invocations = 0
+        self.last_used = None         # the lab clock's now() when it last finished an invocation
+        self.init_duration_ms = None
+        self._init_logs = ""
+        self._events = queue.Queue()
+        self._api = None
+        self._sandbox = None
+        self._logs = None
+        self._lock = threading.Lock()
+
+    # -- INIT --------------------------------------------------------------------------------
+    def init(self):
+        """Cold start: start the sandbox and wait until the runtime asks for its first event.
+
+        Raises ``InitError`` (with Lambda's error) when the function's code cannot be loaded.
+        """
+        self.state = "initializing"
+        api_address = self.backend.runtime_api_address
+        if api_address is None:    # the backend reaches a server of ours on the host
+            self._api = RuntimeAPIServer(self._events, host=self.backend.runtime_api_host)
+            api_address = self._api.address
+        credentials = ("ASIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30),
+                       "lambdalab-session-" + secrets.token_urlsafe(48))
+        env = lambda_environment(
+            self.config, region=self.region, account_id=self.account_id, log_stream=self.log_stream_name,
+            runtime_api=api_address, initialization_type=self.initialization_type,
+            task_root=self.backend.task_root(self.code_dir), runtime_dir=self.backend.runtime_dir,
+            credentials=credentials)
+        try:
+            self._sandbox = self.backend.create_sandbox(self, env, self._events)
+            started = self._sandbox.start(self._attach_api)
+            self._logs = self._sandbox.logs
+            event = self._wait(started + INIT_TIMEOUT_S, ("ready", "init_error", "exit"))
+        except BaseException:
+            self.discard()
+            raise
+        if event is None:
+            self.init_duration_ms = INIT_TIMEOUT_S * 1000
+            logs = self._logs.begin()
+            self.discard()
+            raise InitError({"errorType": "Runtime.InitTimeout",
+                             "errorMessage": f"INIT phase timed out after {INIT_TIMEOUT_S:.0f} seconds"},
+                            logs, self.init_duration_ms, status="timeout")
+        self.init_duration_ms = (event.at - started) * 1000
+        if event.kind == "ready":
+            self._init_logs = self._logs.begin()
+            # A first reading of peak memory, so a runtime that dies later still has a figure.
+            self._sandbox.max_memory_bytes()
+            self.state = "idle"
+            return
+        if event.kind == "init_error":
+            time.sleep(0.05)   # the runtime prints the error and exits right after posting it
+        self._logs.sync()
+        logs = self._logs.begin()
+        if event.kind == "init_error":
+            error = _parse_error(event.body, event.error_type)
+        else:
+            error = self._exit_error(event, request_id=None)
+        self.discard()
+        raise InitError(error, logs, self.init_duration_ms)
+
+    def _attach_api(self, sock):
+        """The sandbox made a listening socket in its own network namespace: serve the API there."""
+        self._api = RuntimeAPIServer(self._events, sock=sock)
+
+    def _wait(self, deadline, kinds):
+        """Next runtime event of one of ``kinds`` before ``deadline`` (perf_counter), else None."""
+        while True:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                return None
+            try:
+                event = self._events.get(timeout=remaining)
+            except queue.Empty:
+                return None
+            if event.kind in kinds:
+                return event
+
+    def _exit_error(self, event, request_id):
+        prefix = f"RequestId: {request_id} " if request_id else ""
+        if event.oom_killed:
+            return {"errorType": "Runtime.OutOfMemory",
+                    "errorMessage": f"{prefix}Error: Runtime exited with error: signal: killed"}
+        code = event.exit_code
+        if code == 0:
+            reason = "Runtime exited without providing a reason"
+        elif code is not None and code > 128:
+            reason = f"Runtime exited with error: signal: {_signal_name(code - 128)}"
+        elif code is not None and code < 0:
+            reason = f"Runtime exited with error: signal: {_signal_name(-code)}"
+        else:
+            reason = f"Runtime exited with error: exit status {code}"
+        return {"errorType": "Runtime.ExitError", "errorMessage": f"{prefix}Error: {reason}"}
+
+    def failed_init_result(self, exc, *, submitted_at=None):
+        """The result Lambda returns when INIT fails: the init error, framed by INIT_REPORT and REPORT."""
+        request_id = str(uuid.uuid4())
+        error = exc.error
+        duration_ms = exc.init_duration_ms
+        billed = report.billed_duration_ms(duration_ms)
+        lines = [
+            report.init_start_line(self.backend.runtime_version, self.backend.runtime_version_arn(self.region)),
+            exc.logs,
+            report.init_report_line(exc.init_duration_ms, exc.status, error.get("errorType")),
+            report.start_line(request_id),
+            report.end_line(request_id),
+            report.report_line(request_id, duration_ms, billed, self.config.memory_mb, None,
+                               status=exc.status, error_type=error.get("errorType")),
+        ]
+        return InvocationResult(
+            function_name=self.config.name, request_id=request_id, raw_payload=None, error=error,
+            function_error="Unhandled", status="error", cold=True, duration_ms=duration_ms,
+            billed_duration_ms=billed, init_duration_ms=None, memory_size_mb=self.config.memory_mb,
+            max_memory_used_mb=None, logs="".join(_ensure_newline(part) for part in lines if part),
+            environment_id=self.id, log_stream_name=self.log_stream_name,
+            initialization_type=self.initialization_type, architecture=self.config.architecture,
+            ephemeral_storage_mb=self.config.ephemeral_storage_mb,
+            latency_ms=(time.perf_counter() - submitted_at) * 1000 if submitted_at else duration_ms,
+            backend=self.backend.name)
+
+    # -- INVOKE ------------------------------------------------------------------------------
+    def invoke(self, payload, *, cold, client_context=None, on_log=None, submitted_at=None):
+        """Run one event through the runtime and return its ``InvocationResult``.
+
+        ``payload`` is the event as JSON bytes. Blocks until the response, an error, the runtime's
+        exit, or the function's timeout.
+        """
+        with self._lock:
+            if self.state != "idle":
+                raise RuntimeError(f"environment {self.id} is {self.state}, not idle")
+            self.state = "busy"
+        request_id = str(uuid.uuid4())
+        timeout_s = self.config.timeout_s
+        deadline_epoch_ms = int((time.time() + timeout_s) * 1000)
+        invocation = Invocation(
+            request_id=request_id, payload=payload, deadline_ms=deadline_epoch_ms,
+            invoked_function_arn=self.function_arn, trace_id=_trace_id(),
+            client_context=json.dumps(client_context) if client_context is not None else None)
+        lines = []
+        if cold:
+            lines.append(report.init_start_line(self.backend.runtime_version,
+                                                self.backend.runtime_version_arn(self.region)))
+            lines.append(self._init_logs)
+        between = self._logs.begin(on_log)    # output since the last invocation (background threads)
+        if between:
+            lines.append(between)
+        lines.append(report.start_line(request_id) + "\n")
+        if on_log is not None:
+            on_log(lines[-1].rstrip("\n"))
+        dispatched = time.perf_counter()
+        dispatched_epoch = time.time()
+        self._api.dispatch(invocation)
+        event = self._wait(dispatched + timeout_s, ("response", "error", "too_large", "exit"))
+        ended = time.perf_counter()
+        handed_off = self._api.handed_off_at if self._api.handed_off_at and self._api.handed_off_at >= dispatched \
+            else dispatched
+        payload_out, error, function_error, status = None, None, None, "success"
+        if event is None:
+            status = "timeout"
+            duration_ms = timeout_s * 1000.0
+            memory = self._sandbox.max_memory_bytes()
+            self._sandbox.kill()
+            time.sleep(0.02)
+            self._logs.sync()
+            output = self._logs.take()
+            output += report.timeout_line(time.time(), request_id, timeout_s) + "\n"
+            error = {"errorType": "Sandbox.Timedout",
+                     "errorMessage": f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"}
+            function_error = "Unhandled"
+        else:
+            duration_ms = max(0.0, (event.at - handed_off) * 1000)
+            if event.kind == "exit":
+                time.sleep(0.02)   # the last bytes of output may still be in flight
+            self._logs.sync()
+            output = self._logs.take()
+            memory = self._sandbox.max_memory_bytes() if event.kind != "exit" else self._sandbox.last_memory_bytes()
+            if event.kind == "response":
+                payload_out = event.body
+            elif event.kind == "error":
+                error = _parse_error(event.body, event.error_type)
+                function_error = "Unhandled"
+                status = "error"
+            elif event.kind == "too_large":
+                error = {"errorType": "Function.ResponseSizeTooLarge",
+                         "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes)."}
+                function_error = "Unhandled"
+                status = "error"
+            else:
+                error = self._exit_error(event, request_id)
+                function_error = "Unhandled"
+                status = "error"
+                # As Lambda logs a runtime that died: the error message, then its type.
+                output = _ensure_newline(output) if output else ""
+                output += f"{error['errorMessage']}\n{error['errorType']}\n"
+        lines.append(output)
+        init_ms = self.init_duration_ms if cold else None
+        billed = report.billed_duration_ms(duration_ms, init_ms if self.initialization_type == "on-demand" else None)
+        memory_used_mb = report.memory_mb(memory, self.config.memory_mb)
+        lines.append(report.end_line(request_id) + "\n")
+        # REPORT carries Status only when the platform saw the invocation fail: a timeout, or a
+        # runtime that died or sent too much; a handler's own exception is a normal completion.
+        report_status, report_error_type = "success", None
+        if status == "timeout":
+            report_status = "timeout"
+        elif event is not None and event.kind in ("exit", "too_large"):
+            report_status, report_error_type = "error", error["errorType"]
+        lines.append(report.report_line(request_id, duration_ms, billed, self.config.memory_mb, memory_used_mb,
+                                        init_ms, status=report_status, error_type=report_error_type) + "\n")
+        if on_log is not None:
+            for line in lines[-2:]:
+                on_log(line.rstrip("\n"))
+        self.invocations += 1
+        if status == "timeout" or (event is not None and event.kind == "exit"):
+            self.discard()
+        else:
+            with self._lock:
+                self.state = "idle"
+        return InvocationResult(
+            function_name=self.config.name, request_id=request_id, raw_payload=payload_out, error=error,
+            function_error=function_error, status=status, cold=cold, duration_ms=duration_ms,
+            billed_duration_ms=billed, init_duration_ms=init_ms, memory_size_mb=self.config.memory_mb,
+            max_memory_used_mb=memory_used_mb, logs="".join(_ensure_newline(part) for part in lines if part),
+            environment_id=self.id, log_stream_name=self.log_stream_name,
+            initialization_type=self.initialization_type, architecture=self.config.architecture,
+            ephemeral_storage_mb=self.config.ephemeral_storage_mb,
+            latency_ms=(ended - (submitted_at or dispatched)) * 1000, backend=self.backend.name,
+            start_time=dispatched_epoch + (handed_off - dispatched),
+            end_time=dispatched_epoch + (ended - dispatched))
+
+    # -- SHUTDOWN ----------------------------------------------------------------------------
+    def discard(self):
+        """Stop the sandbox and free everything the environment holds. Safe to call twice."""
+        with self._lock:
+            if self.state == "dead":
+                return
+            self.state = "dead"
+        if self._sandbox is not None:
+            try:
+                self._sandbox.destroy()
+            except Exception:   # a sandbox that is already gone must not stop the rest of cleanup
+                pass
+        if self._api is not None:
+            self._api.close()
+        if self._logs is not None:
+            self._logs.close()
+
+    @property
+    def alive(self):
+        return self.state in ("idle", "busy", "initializing")
+
+
+def _ensure_newline(text):
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _parse_error(body, error_type_header):
+    try:
+        error = json.loads(body) if body else {}
+        if not isinstance(error, dict):
+            raise ValueError
+    except ValueError:
+        error = {"errorMessage": body.decode("utf-8", "replace")}
+    error.setdefault("errorType", error_type_header or "Runtime.Unknown")
+    error.setdefault("errorMessage", "")
+    error.pop("requestId", None)
+    return error
+
+
+# How Lambda (written in Go) names the signal that ended a runtime: "signal: killed".
+_SIGNAL_NAMES = {6: "aborted", 7: "bus error", 9: "killed", 11: "segmentation fault", 15: "terminated"}
+
+
+def _signal_name(number):
+    return _SIGNAL_NAMES.get(number, f"signal {number}")

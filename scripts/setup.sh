@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Prepares this checkout on a fresh machine: a virtualenv with lambdalab and what it needs, the
+# Debian tool for the offline runtime image where this is a root Debian machine, and the runtime
+# image itself when a Docker engine answers. Safe to run again: each step is skipped when done.
+# Usage: scripts/setup.sh EXTRAS     (EXTRAS: "lab", "test" or "lab,test")
+set -euo pipefail
+extras=${1:-lab}
+top=$(cd "$(dirname "$0")/.." && pwd)
+venv="$top/.venv"
+python=${PYTHON:-python3}
+
+say() { printf 'lambdalab: %s\n' "$*" >&2; }
+
+if [ ! -x "$venv/bin/python" ]; then
+  say "creating a virtualenv in .venv"
+  "$python" -m venv "$venv"
+fi
+say "installing lambdalab[$extras] into .venv"
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --quiet -e "$top[$extras]"
+
+if docker info >/dev/null 2>&1; then
+  # No registry? The image is built offline with debootstrap, which needs root and the package.
+  if [ "$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    say "installing debootstrap (for an offline runtime image)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  fi
+  say "runtime image: $("$venv/bin/python" -m lambdalab_ext.runtime.image --print-tag)"
+else
+  say "no Docker engine answers: functions will run in the process backend (weaker isolation)."
+  say "start Docker and run this again for the real execution environments."
+fi

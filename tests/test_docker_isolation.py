@@ -1,0 +1,286 @@
+"""What only the Docker backend provides: enforced limits and isolation, measured from inside.
+
+Network tests touch only this machine: the lab's own internal network and the engine's default
+bridge, never an outside address.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+
+import pytest
+
+from lambdalab_ext.runtime.docker import LABEL, reap_orphans
+
+pytestmark = [pytest.mark.docker, pytest.mark.isolation]
+
+
+def test_sandbox_user_read_only_root_and_dropped_capabilities(docker_lab):
+    source = textwrap.dedent("""
+        import os
+        def try_write(path):
+            try:
+                with open(path, "w") as f:
+                    f.write("x")
+                return "written"
+            except OSError as exc:
+                return type(exc).__name__ + ":" + str(exc.errno)
+        def handler(event, context):
+            status = open("/proc/self/status").read()
+            caps = {l.split(":")[0]: l.split()[1] for l in status.splitlines() if l.startswith("Cap")}
+            nnp = [l.split()[1] for l in status.splitlines() if l.startswith("NoNewPrivs")][0]
+            return {
+                "uid": os.getuid(), "gid": os.getgid(), "caps": caps, "no_new_privs": nnp,
+                "root_fs": try_write("/etc/lambdalab-test"),
+                "task": try_write("/var/task/new.py"),
+                "tmp": try_write("/tmp/ok"),
+                "docker_sock": os.path.exists("/var/run/docker.sock"),
+                "code": sorted(os.listdir("/var/task")),
+            }
+    """)
+    r = docker_lab.deploy("iso", source, memory_mb=1769).invoke({})
+    p = r.payload
+    assert (p["uid"], p["gid"]) == (993, 990)
+    assert p["caps"]["CapEff"] == p["caps"]["CapPrm"] == p["caps"]["CapBnd"] == "0000000000000000"
+    assert p["no_new_privs"] == "1"
+    assert p["root_fs"] == "OSError:30"      # EROFS: read-only file system
+    assert p["task"] == "OSError:30"
+    assert p["tmp"] == "written"
+    assert p["docker_sock"] is False
+    assert p["code"] == ["lambda_function.py"]
+
+
+def test_limits_are_set_from_the_configuration(docker_lab):
+    source = textwrap.dedent("""
+        import os
+        def read(path):
+            try:
+                return open(path).read().strip()
+            except OSError:
+                return None
+        def handler(event, context):
+            st = os.statvfs("/tmp")
+            return {
+                "tmp_mb": st.f_blocks * st.f_frsize // (1024 * 1024),
+                "mem": read("/sys/fs/cgroup/memory/memory.limit_in_bytes") or read("/sys/fs/cgroup/memory.max"),
+                "memsw": read("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") or read("/sys/fs/cgroup/memory.swap.max"),
+                "quota": read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") or read("/sys/fs/cgroup/cpu.max"),
+                "period": read("/sys/fs/cgroup/cpu/cpu.cfs_period_us"),
+                "pids": read("/sys/fs/cgroup/pids/pids.max") or read("/sys/fs/cgroup/pids.max"),
+            }
+    """)
+    p = docker_lab.deploy("limits", source, memory_mb=512, ephemeral_storage_mb=1024).invoke({}).payload
+    assert p["tmp_mb"] == 1024
+    assert p["mem"] == str(512 * 1024 * 1024)
+    if p["memsw"] not in (None, "0"):
+        assert p["memsw"] in (str(512 * 1024 * 1024), "0")   # v1: memory+swap equals memory: no swap
+    # CPU: 512 / 1,769 of a vCPU, as a CFS quota over the period.
+    if p["period"]:
+        quota, period = int(p["quota"]), int(p["period"])
+    else:
+        quota, period = (int(x) for x in p["quota"].split())
+    assert quota / period == pytest.approx(512 / 1769, rel=0.01)
+    assert p["pids"] == "1024"
+
+
+def test_cpu_share_is_capped_at_the_host(docker_lab, docker_engine):
+    source = ("def handler(event, context):\n"
+              "    q = open('/sys/fs/cgroup/cpu/cpu.cfs_quota_us').read()\n"
+              "    p = open('/sys/fs/cgroup/cpu/cpu.cfs_period_us').read()\n"
+              "    return int(q) / int(p)\n")
+    share = docker_lab.deploy("bigcpu", source, memory_mb=10_240).invoke({}).payload
+    assert share == pytest.approx(min(10_240 / 1769, docker_engine.info()["NCPU"]), rel=0.01)
+
+
+def test_max_memory_used_is_measured(docker_lab):
+    source = textwrap.dedent("""
+        blocks = []
+        def handler(event, context):
+            blocks.append(bytearray(event["mb"] * 1024 * 1024))
+            return len(blocks)
+    """)
+    fn = docker_lab.deploy("mem", source, memory_mb=1024, timeout_s=10)
+    small = fn.invoke({"mb": 1})
+    big = fn.invoke({"mb": 300})
+    assert small.max_memory_used_mb < 100
+    # The cgroup's peak includes the 300 MB just touched; Lambda's figure is the environment's peak.
+    assert 300 <= big.max_memory_used_mb < 1024
+    assert big.max_memory_used_mb >= small.max_memory_used_mb + 300
+    assert f"Max Memory Used: {big.max_memory_used_mb} MB" in big.report
+
+
+def test_out_of_memory_kills_and_reports(docker_lab):
+    source = textwrap.dedent("""
+        def handler(event, context):
+            if event.get("blow"):
+                hog = []
+                while True:
+                    hog.append(bytearray(16 * 1024 * 1024))
+            return "fine"
+    """)
+    fn = docker_lab.deploy("oom", source, memory_mb=256, timeout_s=30)
+    assert fn.invoke({}).payload == "fine"
+    r = fn.invoke({"blow": True})
+    assert r.error["errorType"] == "Runtime.OutOfMemory"
+    assert r.error["errorMessage"] == f"RequestId: {r.request_id} Error: Runtime exited with error: signal: killed"
+    assert r.max_memory_used_mb == 256
+    assert "\tStatus: error\tError Type: Runtime.OutOfMemory" in r.report
+    after = fn.invoke({})
+    assert after.cold and after.payload == "fine"
+
+
+def test_fork_bomb_hits_the_pids_limit(docker_lab):
+    source = textwrap.dedent("""
+        import os, time
+        def handler(event, context):
+            children = 0
+            try:
+                while True:
+                    pid = os.fork()
+                    if pid == 0:
+                        time.sleep(60)
+                        os._exit(0)
+                    children += 1
+            except OSError as exc:
+                return {"children": children, "error": exc.errno}
+    """)
+    fn = docker_lab.deploy("forks", source, memory_mb=1769, timeout_s=60)
+    r = fn.invoke({})
+    assert r.ok, r.logs
+    assert r.payload["error"] == 11                  # EAGAIN: the pids limit, not the host, said no
+    assert 900 < r.payload["children"] < 1024
+    follow = docker_lab.deploy("neighbour", "def handler(e, c):\n    return 'still here'\n", memory_mb=1769)
+    assert follow.invoke({}).payload == "still here"
+
+
+def test_print_flood_is_bounded_and_the_lab_stays_responsive(docker_lab):
+    source = textwrap.dedent("""
+        import sys
+        def handler(event, context):
+            line = "x" * 1023 + "\\n"
+            for _ in range(event["kb"]):
+                sys.stdout.write(line)
+            return "done"
+    """)
+    fn = docker_lab.deploy("flood", source, memory_mb=1769, timeout_s=60)
+    other = docker_lab.deploy("other", "def handler(e, c):\n    return 'ok'\n", memory_mb=1769)
+    other.invoke({})
+    answers = []
+    stop = threading.Event()
+
+    def poke():
+        while not stop.is_set():
+            answers.append(other.invoke({}).payload)
+
+    poker = threading.Thread(target=poke)
+    poker.start()
+    try:
+        r = fn.invoke({"kb": 200_000})           # about 200 MB of output
+    finally:
+        stop.set()
+        poker.join()
+    assert r.payload == "done"
+    assert len(r.logs) < 400_000
+    assert "bytes of output dropped by lambdalab" in r.logs
+    assert r.logs.rstrip().splitlines()[-1].startswith("REPORT RequestId:")
+    assert answers and set(answers) == {"ok"}
+
+
+def test_no_network_but_the_runtime_api(docker_lab, docker_engine):
+    """No network at all: the Runtime API at 127.0.0.1:9001 as on Lambda, and nothing else, not even
+    a listener on another of the engine's networks on this machine."""
+    assert docker_lab.backend.network_mode == "none", "CI runs as root: the namespace mode must be in use"
+    other = docker_engine.networks.create(f"lambdalab-test-{docker_lab.id}", driver="bridge",
+                                          labels={LABEL: "1", f"{LABEL}.test": "1"})
+    other.reload()
+    gateway = other.attrs["IPAM"]["Config"][0]["Gateway"]
+    listener = socket.socket()
+    listener.bind((gateway, 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    source = textwrap.dedent("""
+        import os, socket
+        def handler(event, context):
+            api_host, api_port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+            out = {"api_address": os.environ["AWS_LAMBDA_RUNTIME_API"]}
+            for name, addr in (("api", (api_host, int(api_port))), ("other", (event["host"], event["port"]))):
+                s = socket.socket()
+                s.settimeout(2)
+                try:
+                    s.connect(addr)
+                    out[name] = "connected"
+                except OSError as exc:
+                    out[name] = type(exc).__name__
+                finally:
+                    s.close()
+            out["interfaces"] = sorted(l.split(":")[0].strip() for l in open("/proc/net/dev").readlines()[2:])
+            return out
+    """)
+    try:
+        fn = docker_lab.deploy("net", source, memory_mb=1769, timeout_s=10)
+        p = fn.invoke({"host": gateway, "port": port}).payload
+    finally:
+        listener.close()
+        other.remove()
+    assert p["api_address"] == "127.0.0.1:9001"
+    assert p["api"] == "connected"
+    assert p["other"] == "OSError"            # ENETUNREACH: there is no route anywhere
+    assert p["interfaces"] == ["lo"]
+
+
+def test_internal_network_fallback(make_lab, docker_engine):
+    """Without the right to enter namespaces, an internal network: the Runtime API on the host's end."""
+    lab = make_lab("docker", docker_network_mode="internal")
+    fn = lab.deploy("fallback", "import os\ndef handler(e, c):\n    return os.environ['AWS_LAMBDA_RUNTIME_API']\n",
+                    memory_mb=1769)
+    address = fn.invoke({}).payload
+    network = docker_engine.networks.get(lab.backend.network_name)
+    assert network.attrs["Internal"] is True
+    assert network.attrs["Labels"][f"{LABEL}.lab"] == lab.id
+    assert address.split(":")[0] == network.attrs["IPAM"]["Config"][0]["Gateway"]
+    assert "host addresses reachable" in lab.isolation
+
+
+def test_containers_are_labelled(docker_lab, docker_engine):
+    fn = docker_lab.deploy("labelled", "def handler(e, c):\n    return 1\n", memory_mb=1769)
+    fn.invoke({})
+    containers = docker_engine.containers.list(filters={"label": f"{LABEL}.lab={docker_lab.id}"})
+    assert len(containers) == 1
+    labels = containers[0].labels
+    assert labels[LABEL] == "1" and labels[f"{LABEL}.function"] == "labelled"
+    assert labels[f"{LABEL}.pid"] == str(os.getpid()) and labels[f"{LABEL}.host"] == socket.gethostname()
+
+
+def test_a_dead_kernel_leaves_nothing_the_next_lab_does_not_reap(docker_engine, runtime_image, make_lab):
+    """A kernel killed with SIGKILL cannot clean up; the next Lab() removes what it left."""
+    script = textwrap.dedent(f"""
+        import sys, time
+        from lambdalab_ext import Lab
+        lab = Lab(backend="docker", image={runtime_image!r})
+        lab.deploy("orphan", "def handler(e, c):\\n    return 1\\n", memory_mb=1769).invoke({{}})
+        print(lab.id, flush=True)
+        time.sleep(120)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        lab_id = proc.stdout.readline().strip()
+        assert lab_id, "the child lab did not start"
+        assert docker_engine.containers.list(all=True, filters={"label": f"{LABEL}.lab={lab_id}"})
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    leftover = [d for d in os.listdir(tempfile.gettempdir()) if d.startswith(f"lambdalab-{proc.pid}-")]
+    assert leftover, "the killed lab's folder should still be there before reaping"
+    removed = reap_orphans(docker_engine)
+    assert removed >= 1    # its container (no network: the namespace mode needs none)
+    make_lab("docker")     # a new lab reaps the rest: the dead lab's folder
+    assert not [d for d in os.listdir(tempfile.gettempdir()) if d.startswith(f"lambdalab-{proc.pid}-")]
+    assert docker_engine.containers.list(all=True, filters={"label": f"{LABEL}.lab={lab_id}"}) == []
+    assert docker_engine.networks.list(filters={"label": f"{LABEL}.lab={lab_id}"}) == []
