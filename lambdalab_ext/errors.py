@@ -26,6 +26,11 @@ class LambdaServiceError(Exception):
     def __str__(self):
         return f"{self.error_type}: {self.message}"
 
+    def _render_traceback_(self):
+        # In a notebook, the service's answer, not the lab's call stack.
+        extra = [f"  {key}: {value}" for key, value in self.details.items()]
+        return [f"{self.error_type} (HTTP {self.status_code}): {self.message}", *extra]
+
 
 class InvalidParameterValueException(LambdaServiceError, ValueError):
     """A configuration value outside what Lambda accepts (memory, timeout, name, variables...)."""

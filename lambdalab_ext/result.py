@@ -75,10 +75,12 @@ class InvocationResult:
         return "".join(line for line in self.logs.splitlines(keepends=True) if not line.startswith(platform))
 
     def __str__(self):
-        mark = "cold" if self.cold else "warm"
-        head = f"{self.function_name} [{mark}] {self.status}"
-        body = json.dumps(self.payload, indent=2, default=str) if (self.raw_payload or self.error) else "null"
-        return f"{head}\n{body}\n{self.logs}"
+        from .display import to_text
+        return to_text(self)
 
     def _repr_pretty_(self, p, cycle):
         p.text(str(self))
+
+    def _repr_html_(self):
+        from .display import to_html
+        return to_html(self)

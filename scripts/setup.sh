@@ -19,12 +19,25 @@ say "installing lambdalab[$extras] into .venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet -e "$top[$extras]"
 
+# The browser test drives JupyterLab in Debian's Chromium (no browser download exists here).
+apt_updated=
+apt_install() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    [ -n "$apt_updated" ] || { apt-get update -qq >/dev/null; apt_updated=1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    say "please install: $* (needs root and apt-get)"
+  fi
+}
+case ",$extras," in
+  *,test,*) if ! command -v chromium >/dev/null 2>&1; then say "installing chromium (browser test)"; apt_install chromium; fi ;;
+esac
+
 if docker info >/dev/null 2>&1; then
   # No registry? The image is built offline with debootstrap, which needs root and the package.
-  if [ "$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1; then
     say "installing debootstrap (for an offline runtime image)"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    apt_install debootstrap
   fi
   say "runtime image: $("$venv/bin/python" -m lambdalab_ext.runtime.image --print-tag)"
 else

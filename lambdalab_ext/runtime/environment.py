@@ -234,6 +234,9 @@ class ExecutionEnvironment:
             lines.append(report.init_start_line(self.backend.runtime_version,
                                                 self.backend.runtime_version_arn(self.region)))
             lines.append(self._init_logs)
+            if on_log is not None:   # INIT happened before this call: its lines come first
+                for line in "".join(_ensure_newline(part) for part in lines if part).splitlines():
+                    on_log(line)
         between = self._logs.begin(on_log)    # output since the last invocation (background threads)
         if between:
             lines.append(between)

@@ -1,0 +1,128 @@
+"""Notebook 01 in JupyterLab, in a real headless Chromium (Debian's package), driven by Playwright.
+
+JupyterLab serves a copy of the notebook on a loopback port; the test runs every cell from the Run
+menu, as a learner would, then checks the rendered result views and saves screenshots under
+tests/out/browser/.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import IN_CI
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "tests", "out", "browser")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
+
+
+def _need(condition, what):
+    if not condition:
+        if IN_CI:
+            pytest.fail(f"CI must run the browser test, but {what}")
+        pytest.skip(what)
+
+
+@pytest.fixture
+def jupyterlab(tmp_path, runtime_image):
+    _need(CHROMIUM, "no Chromium is installed (apt-get install chromium)")
+    # A copy without outputs: everything the test sees was produced by this run.
+    import nbformat
+    nb = nbformat.read(os.path.join(ROOT, "notebooks", "01_first_function.ipynb"), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(nb, str(tmp_path / "01_first_function.ipynb"))
+    # Settings of this server only: every cell stays rendered (no windowing), and no news prompt.
+    settings = tmp_path / "settings"
+    (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        '{"windowingMode": "none"}')
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}')
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = "lambdalab-browser-test"
+    log = open(tmp_path / "jupyterlab.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
+         f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp_path}", "--LabApp.news_url=None",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+         f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.close()
+                pytest.fail("JupyterLab did not start:\n" + (tmp_path / "jupyterlab.log").read_text()[-3000:])
+            time.sleep(0.5)
+    yield base, token
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def test_notebook_01_runs_in_jupyterlab(jupyterlab):
+    from playwright.sync_api import sync_playwright
+    base, token = jupyterlab
+    os.makedirs(OUT, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{base}/lab/tree/01_first_function.ipynb?token={token}")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        # Wait for the kernel to be ready, then Run > Run All Cells, as a learner would.
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        last_cell = page.locator(".jp-Notebook .jp-CodeCell").last
+        last_cell.locator(".jp-OutputArea-output", has_text="every environment stopped").wait_for(timeout=240_000)
+        page.screenshot(path=os.path.join(OUT, "notebook01_end.png"))
+
+        views = page.locator(".lambdalab-result")
+        assert views.count() >= 5
+        hello = views.first
+        hello.scroll_into_view_if_needed()
+        assert "λ hello" in hello.inner_text()
+        assert "cold start" in hello.locator(".ll-badge").first.inner_text()
+        assert hello.get_attribute("data-status") == "success"
+        assert '"greeting": "hello Ada"' in hello.locator(".ll-payload").inner_text()
+        metrics = hello.locator("table.ll-metrics").inner_text()
+        for label in ("Init duration", "Duration", "Billed duration", "Max memory used", "Cost"):
+            assert label in metrics
+        # The badge is drawn as a badge: a coloured box with white text, not bare text.
+        style = hello.locator(".ll-badge").first.evaluate(
+            "e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color]")
+        assert style[0] not in ("rgba(0, 0, 0, 0)", "transparent") and style[1] == "rgb(255, 255, 255)"
+        assert hello.bounding_box()["width"] > 300
+        hello.screenshot(path=os.path.join(OUT, "notebook01_hello_result.png"))
+        # The log folds open; the REPORT line is there.
+        hello.locator("details.ll-logs summary").click()
+        assert "REPORT RequestId:" in hello.locator("details.ll-logs pre").inner_text()
+        timeout_view = page.locator(".lambdalab-result[data-status='timeout']").first
+        assert "Sandbox.Timedout" in timeout_view.inner_text()
+        timeout_view.screenshot(path=os.path.join(OUT, "notebook01_timeout_result.png"))
+        # The --raise cell shows the function's own traceback, as an error output.
+        error_output = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+                                    has_text="LambdaFunctionError").or_(
+            page.locator(".jp-RenderedText", has_text="Lambda function 'divide' failed"))
+        assert error_output.count() >= 1
+        browser.close()
