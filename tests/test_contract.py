@@ -4,13 +4,12 @@ Every test runs on the Docker backend (the real thing) and on the process fallba
 """
 
 import concurrent.futures
-import json
 import re
 import textwrap
 
 import pytest
 
-from lambdalab_ext import (InvalidParameterValueException, InvalidRequestContentException, Lab,
+from lambdalab_ext import (InvalidParameterValueException, InvalidRequestContentException,
                            RequestEntityTooLargeException, ResourceNotFoundException, TooManyRequestsException,
                            VirtualClock)
 
@@ -39,6 +38,17 @@ REPORT_RE = re.compile(
     r"^REPORT RequestId: (?P<id>[0-9a-f-]{36})\tDuration: (?P<d>\d+\.\d\d) ms\tBilled Duration: (?P<b>\d+) ms\t"
     r"Memory Size: (?P<m>\d+) MB\tMax Memory Used: (?P<u>\d+) MB(\tInit Duration: (?P<i>\d+\.\d\d) ms)?"
     r"(\tStatus: (?P<s>\w+))?(\tError Type: (?P<e>[\w.]+))?$", re.M)
+
+
+def invoke_at_once(fn, events):
+    """Invoke concurrently; each outcome is the payload, or the throttle's Reason."""
+    def one(event):
+        try:
+            return fn.invoke(event).payload
+        except TooManyRequestsException as exc:
+            return exc.details["Reason"]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(events)) as pool:
+        return list(pool.map(one, events))
 
 
 def report(result):
@@ -348,14 +358,7 @@ def test_fifty_concurrent_invocations(lab):
 def test_reserved_concurrency_throttles_and_zero_blocks(lab):
     source = "import time\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return 'ok'\n"
     fn = lab.deploy("capped", source, memory_mb=FAST, timeout_s=30, reserved_concurrency=2)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        futures = [pool.submit(fn.invoke, {"sleep": 2}) for _ in range(4)]
-        outcomes = []
-        for f in futures:
-            try:
-                outcomes.append(f.result().payload)
-            except TooManyRequestsException as exc:
-                outcomes.append(exc.details["Reason"])
+    outcomes = invoke_at_once(fn, [{"sleep": 2}] * 4)
     assert sorted(outcomes) == ["ReservedFunctionConcurrentInvocationLimitExceeded"] * 2 + ["ok"] * 2
     blocked = lab.deploy("blocked", source, reserved_concurrency=0)
     with pytest.raises(TooManyRequestsException) as info:
@@ -370,14 +373,7 @@ def test_account_concurrency_limit(make_lab, kind):
     lab = make_lab(kind, account_concurrency=2)
     source = "import time\ndef handler(event, context):\n    time.sleep(2)\n    return 'ok'\n"
     fn = lab.deploy("busy", source, memory_mb=FAST, timeout_s=30)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
-        futures = [pool.submit(fn.invoke, {}) for _ in range(3)]
-        outcomes = []
-        for f in futures:
-            try:
-                outcomes.append(f.result().payload)
-            except TooManyRequestsException as exc:
-                outcomes.append(exc.details["Reason"])
+    outcomes = invoke_at_once(fn, [{}] * 3)
     assert sorted(outcomes) == ["ConcurrentInvocationLimitExceeded", "ok", "ok"]
     assert lab.service.throttles == 1
 

@@ -1,8 +1,6 @@
 """The %%lambda and %lambda magics, in a real IPython shell and in a real Jupyter kernel."""
 
 import os
-import queue
-import sys
 import tempfile
 import textwrap
 import time

@@ -46,6 +46,15 @@ def next_in_thread(server):
     return t, out
 
 
+def in_flight(server, events):
+    """The runtime has asked for an event and received req-1."""
+    t, out = next_in_thread(server)
+    assert events.get(timeout=5).kind == "ready"
+    server.dispatch(invocation())
+    t.join(5)
+    return out
+
+
 def test_first_next_marks_init_done_and_delivers_event_with_lambda_headers(api):
     server, events = api
     t, out = next_in_thread(server)
@@ -65,10 +74,7 @@ def test_first_next_marks_init_done_and_delivers_event_with_lambda_headers(api):
 
 def test_response_is_accepted_once_then_403(api):
     server, events = api
-    t, _ = next_in_thread(server)
-    events.get(timeout=5)
-    server.dispatch(invocation())
-    t.join(5)
+    in_flight(server, events)
     status, _, body = request(server, "POST", "/runtime/invocation/req-1/response", b'"ok"')
     assert status == 202
     event = events.get(timeout=5)
@@ -80,10 +86,7 @@ def test_response_is_accepted_once_then_403(api):
 
 def test_unknown_request_id_is_400(api):
     server, events = api
-    t, _ = next_in_thread(server)
-    events.get(timeout=5)
-    server.dispatch(invocation())
-    t.join(5)
+    in_flight(server, events)
     status, _, body = request(server, "POST", "/runtime/invocation/not-this-one/response", b"1")
     assert status == 400
     assert json.loads(body)["errorType"] == "InvalidRequestID"
@@ -91,10 +94,7 @@ def test_unknown_request_id_is_400(api):
 
 def test_error_carries_type_header(api):
     server, events = api
-    t, _ = next_in_thread(server)
-    events.get(timeout=5)
-    server.dispatch(invocation())
-    t.join(5)
+    in_flight(server, events)
     err = {"errorMessage": "boom", "errorType": "ValueError", "stackTrace": []}
     status, _, _ = request(server, "POST", "/runtime/invocation/req-1/error", json.dumps(err).encode(),
                            {"Lambda-Runtime-Function-Error-Type": "ValueError"})
@@ -124,10 +124,7 @@ def test_response_before_any_invocation_is_403(api):
 
 def test_response_over_6_mb_is_413_and_reported(api):
     server, events = api
-    t, _ = next_in_thread(server)
-    events.get(timeout=5)
-    server.dispatch(invocation())
-    t.join(5)
+    in_flight(server, events)
     status, _, body = request(server, "POST", "/runtime/invocation/req-1/response",
                               b"x" * (MAX_RESPONSE_BYTES + 1))
     assert status == 413
@@ -137,10 +134,7 @@ def test_response_over_6_mb_is_413_and_reported(api):
 
 def test_next_while_invoking_is_403(api):
     server, events = api
-    t, _ = next_in_thread(server)
-    events.get(timeout=5)
-    server.dispatch(invocation())
-    t.join(5)
+    in_flight(server, events)
     status, _, body = request(server, "GET", "/runtime/invocation/next")
     assert status == 403
 

@@ -29,8 +29,8 @@ import socket
 import threading
 import time
 
-from .api import RuntimeEvent
 from .logs import LogCollector
+from .sandbox import Sandbox
 
 LABEL = "lambdalab"
 CPU_MB_PER_VCPU = 1769          # Lambda: 1,769 MB of memory = one vCPU (lambda-facts §3.2)
@@ -168,18 +168,13 @@ def reap_orphans(client, keep_lab=None):
     return removed
 
 
-class DockerSandbox:
+class DockerSandbox(Sandbox):
     """One container running one runtime process."""
 
     def __init__(self, backend, environment, env_vars, events):
-        self.backend = backend
-        self.events = events
-        self.config = environment.config
-        self.killed = False
-        self.oom = False
+        super().__init__(backend, environment, events)
         self._memory_bytes = 0
         self._memory_path = None
-        self.folder = os.path.join(backend.workdir, "envs", environment.id)
         os.makedirs(self.folder, mode=0o755)
         fifo = os.path.join(self.folder, "log")
         os.mkfifo(fifo)
@@ -271,16 +266,10 @@ class DockerSandbox:
             self._memory_bytes = max(self._memory_bytes, value)
         return self._memory_bytes or None
 
-    def last_memory_bytes(self):
-        """Peak memory once the container is gone: the limit if it was killed for memory."""
-        if self.oom:
-            return self.config.memory_mb * 1024 * 1024
-        return self.max_memory_bytes()
-
     def on_exit(self, exit_code, oom):
         self.oom = self.oom or oom
         if not self.killed:
-            self.events.put(RuntimeEvent("exit", time.perf_counter(), exit_code=exit_code, oom_killed=self.oom))
+            self.report_exit(exit_code)
 
     def kill(self):
         self.killed = True

@@ -7,7 +7,6 @@ or running out of memory discards the environment; the next request gets a fresh
 
 import datetime
 import json
-import os
 import queue
 import secrets
 import threading

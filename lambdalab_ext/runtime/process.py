@@ -17,9 +17,9 @@ import sys
 import threading
 import time
 
-from .api import RuntimeEvent
 from .docker import GUEST_DIR
 from .logs import LogCollector
+from .sandbox import Sandbox
 
 WATCH_INTERVAL_S = 0.02
 
@@ -35,15 +35,10 @@ def _read_status_kb(pid, field):
     return None
 
 
-class ProcessSandbox:
+class ProcessSandbox(Sandbox):
     def __init__(self, backend, environment, env_vars, events):
-        self.backend = backend
-        self.events = events
-        self.config = environment.config
-        self.killed = False
-        self.oom = False
+        super().__init__(backend, environment, events)
         self._peak_kb = 0
-        self.folder = os.path.join(backend.workdir, "envs", environment.id)
         self.tmp = os.path.join(self.folder, "tmp")
         os.makedirs(self.tmp, mode=0o700)
         command, runtime_env = backend.runtime_command(self.config)
@@ -52,7 +47,6 @@ class ProcessSandbox:
         self.command = command
         self.code_dir = environment.code_dir
         self.proc = None
-        self.logs = None
 
     def _limits(self):
         memory = self.config.memory_mb * 1024 * 1024
@@ -79,8 +73,7 @@ class ProcessSandbox:
         while True:
             code = self.proc.poll()
             if code is not None:
-                if not self.killed or self.oom:
-                    self.events.put(RuntimeEvent("exit", time.perf_counter(), exit_code=code, oom_killed=self.oom))
+                self.report_exit(code)
                 return
             rss = _read_status_kb(self.proc.pid, "VmHWM")
             if rss:
@@ -94,11 +87,6 @@ class ProcessSandbox:
         rss = _read_status_kb(self.proc.pid, "VmHWM") if self.proc else None
         if rss:
             self._peak_kb = max(self._peak_kb, rss)
-        return self._peak_kb * 1024 or None
-
-    def last_memory_bytes(self):
-        if self.oom:
-            return self.config.memory_mb * 1024 * 1024
         return self._peak_kb * 1024 or None
 
     def _killpg(self):

@@ -1,0 +1,34 @@
+"""What every backend's sandbox has in common: its folder, its exit report, its memory figure."""
+
+import os
+import time
+
+from .api import RuntimeEvent
+
+
+class Sandbox:
+    """One runtime process in isolation (a container, or a subprocess). Backends subclass it.
+
+    A subclass provides ``start(attach_api)`` (returns the ``perf_counter`` moment INIT begins),
+    ``kill()``, ``destroy()`` and ``max_memory_bytes()``, and sets ``logs`` (a ``LogCollector``).
+    """
+
+    def __init__(self, backend, environment, events):
+        self.backend = backend
+        self.events = events
+        self.config = environment.config
+        self.killed = False          # by the platform (timeout, shutdown): not reported as an exit
+        self.oom = False
+        self.logs = None
+        self.folder = os.path.join(backend.workdir, "envs", environment.id)
+
+    def report_exit(self, exit_code):
+        """The runtime process ended by itself (or for memory): tell the environment."""
+        if not self.killed or self.oom:
+            self.events.put(RuntimeEvent("exit", time.perf_counter(), exit_code=exit_code, oom_killed=self.oom))
+
+    def last_memory_bytes(self):
+        """Peak memory once the runtime is gone: the limit if it was killed for memory."""
+        if self.oom:
+            return self.config.memory_mb * 1024 * 1024
+        return self.max_memory_bytes()
