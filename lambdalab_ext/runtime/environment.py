@@ -242,6 +242,7 @@ class ExecutionEnvironment:
         lines.append(report.start_line(request_id) + "\n")
         if on_log is not None:
             on_log(lines[-1].rstrip("\n"))
+        self._sandbox.before_invoke(timeout_s)
         dispatched = time.perf_counter()
         dispatched_epoch = time.time()
         self._api.dispatch(invocation)

@@ -83,6 +83,18 @@ class ProcessSandbox(Sandbox):
                     self._killpg()
             time.sleep(WATCH_INTERVAL_S)
 
+    def before_invoke(self, timeout_s):
+        """RLIMIT_CPU: at most the timeout's worth of CPU seconds more than used so far, a backstop
+        to the wall-clock timeout that holds even if the lab itself were stalled."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            used = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            soft = int(used + timeout_s) + 2
+            resource.prlimit(self.proc.pid, resource.RLIMIT_CPU, (soft, soft + 1))
+        except (OSError, ValueError, IndexError):
+            pass
+
     def max_memory_bytes(self):
         rss = _read_status_kb(self.proc.pid, "VmHWM") if self.proc else None
         if rss:

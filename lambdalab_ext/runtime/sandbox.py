@@ -22,6 +22,9 @@ class Sandbox:
         self.logs = None
         self.folder = os.path.join(backend.workdir, "envs", environment.id)
 
+    def before_invoke(self, timeout_s):
+        """A hook before each event is handed over (the process backend bounds CPU time here)."""
+
     def report_exit(self, exit_code):
         """The runtime process ended by itself (or for memory): tell the environment."""
         if not self.killed or self.oom:
