@@ -91,10 +91,27 @@ def test_notebook_01_runs_in_jupyterlab(jupyterlab):
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
         # Wait for the kernel to be ready, then Run > Run All Cells, as a learner would.
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        first_prompt = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").first
+        for attempt in range(3):
+            # A freshly opened JupyterLab can swallow the first click while it settles: check that
+            # the first cell started (its prompt shows [*] or [1]) and try again if not.
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            try:
+                page.wait_for_function("e => /\\[(\\*|\\d+)\\]/.test(e.textContent)", arg=first_prompt.element_handle(),
+                                       timeout=20_000)
+                break
+            except Exception:
+                page.keyboard.press("Escape")
+        else:
+            page.screenshot(path=os.path.join(OUT, "notebook01_not_started.png"), full_page=True)
+            pytest.fail("Run All Cells did not start the notebook")
         last_cell = page.locator(".jp-Notebook .jp-CodeCell").last
-        last_cell.locator(".jp-OutputArea-output", has_text="every environment stopped").wait_for(timeout=240_000)
+        try:
+            last_cell.locator(".jp-OutputArea-output", has_text="every environment stopped").wait_for(timeout=240_000)
+        except Exception:
+            page.screenshot(path=os.path.join(OUT, "notebook01_failed.png"), full_page=True)
+            raise
         page.screenshot(path=os.path.join(OUT, "notebook01_end.png"))
 
         views = page.locator(".lambdalab-result")
