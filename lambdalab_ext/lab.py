@@ -80,6 +80,22 @@ class Function:
         self._lab.service.put_function(config)
         return self
 
+    def power_tune(self, memory_sizes=(128, 256, 512, 1024, 1769, 3008), invocations=10, payload=None, *,
+                   strategy="cost", balanced_weight=0.5, discard_top_bottom=0.2, parallel=False, progress=True):
+        """Run the function at each memory size and find the best one, like AWS Lambda Power Tuning.
+
+        Returns a ``PowerTuningResult`` (table, ``plot()``, ``best``, ``reason``); the memory size is
+        restored afterwards. Details: :func:`lambdalab_ext.tuning.power_tune`.
+
+        >>> result = fn.power_tune([128, 512, 1769], invocations=5, payload={"n": 1}, strategy="speed")  # doctest: +SKIP
+        >>> result.best.memory_mb, result.reason                                                        # doctest: +SKIP
+        (1769, '1,769 MB is the fastest: ...')
+        """
+        from .tuning import power_tune
+        return power_tune(self, memory_sizes, invocations, payload, strategy=strategy,
+                          balanced_weight=balanced_weight, discard_top_bottom=discard_top_bottom,
+                          parallel=parallel, progress=progress)
+
     def environments(self):
         """How many environments the function has now: idle, provisioned_idle, busy, starting."""
         return self._lab.service.environments(self.name)

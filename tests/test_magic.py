@@ -1,7 +1,5 @@
 """The %%lambda and %lambda magics, in a real IPython shell and in a real Jupyter kernel."""
 
-import os
-import tempfile
 import textwrap
 import time
 
@@ -203,10 +201,10 @@ def execute(client, code, on_message=None, timeout=120):
     return reply["content"], messages
 
 
-def test_output_streams_while_the_function_runs(kernel):
+def test_output_streams_while_the_function_runs(kernel, tmp_path):
     """The handler waits until the test has *seen* its first line: only live streaming lets it finish."""
     _, client = kernel
-    sentinel = os.path.join(tempfile.mkdtemp(prefix="lambdalab-test-"), "seen")
+    sentinel = str(tmp_path / "seen")
     execute(client, '%load_ext lambdalab_ext\n%config Lambda.backend = "process"')
     source = textwrap.dedent(f"""
         %%lambda waits --timeout 30 --event '{{"path": "{sentinel}"}}'
