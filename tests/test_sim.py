@@ -2,6 +2,7 @@
 
 import math
 import tracemalloc
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -109,7 +110,8 @@ def test_provisioned_concurrency_removes_cold_starts_up_to_its_level():
     assert full.mean_instances == pytest.approx(40.0)
     r = simulate(load, fn(40), horizon=3600, seed=4)
     assert np.allclose(r.timeseries.instances, 40.0)
-    assert r.cost().provisioned_concurrency_gb_seconds == pytest.approx(40 * 0.125 * 3600)
+    assert r.usage().provisioned_concurrency_gb_seconds == pytest.approx(40 * 0.125 * 3600)
+    assert r.cost().provisioned_concurrency_gb_s == Decimal(40 * 128 * 3600) / 1024
 
 
 def test_scale_out_bucket_2023_model():
@@ -344,10 +346,13 @@ def test_summary_str_html_and_cost():
     assert html.startswith("<table") and "instances mean / max" in html
     # billed duration rounds each invocation up to 1 ms: 0.1234 -> 0.124; cold 0.3734 -> 0.374
     expected = (s.warm_starts * 0.124 + s.cold_starts * 0.374) * 0.5
-    u = r.cost()
-    assert u.gb_seconds == pytest.approx(expected) and u.requests == s.served and u.usd is None
-    priced = r.cost({"request": 0.20e-6, "gb_second": 0.0000166667})
-    assert priced.usd == pytest.approx(s.served * 0.20e-6 + expected * 0.0000166667)
+    u = r.usage()
+    assert u.gb_seconds == pytest.approx(expected) and u.requests == s.served
+    assert r.billed_ms_on_demand == s.warm_starts * 124 + s.cold_starts * 374
+    # priced exactly with lambdalab_ext.pricing (tests/test_sim_calibrate.py checks the figures)
+    priced = r.cost()
+    assert priced.total == (s.served * Decimal("0.0000002")
+                            + Decimal(r.billed_ms_on_demand * 512) / 1024000 * Decimal("0.0000166667"))
     assert "invocations" in repr(r)
 
 

@@ -15,18 +15,24 @@ P(cold) = exp(-λT) of a sparse function.
 8
 
 The pieces: arrival processes (:mod:`.arrivals`), durations (:mod:`.distributions`), the function
-and the service's rules (:mod:`.config`), the event loop (:mod:`.engine`), results
-(:mod:`.results`) and plots (:mod:`.plot`).
+and the service's rules (:mod:`.config`), the event loop (:mod:`.engine`), results and their
+price (:mod:`.results`, through :mod:`lambdalab_ext.pricing`) and plots (:mod:`.plot`).
+
+From your own function: :func:`measure` invokes it for real (forcing cold starts),
+:func:`calibrate` turns the results into a :class:`FunctionConfig`, and :func:`burst` fires
+concurrent real invocations to see real scale-out and throttling (:mod:`.realrun`).
 """
 
 from .arrivals import (ArrivalProcess, Burst, Diurnal, PerMinuteCounts, Poisson, Steps,
                        Superposition, Timestamps)
 from .config import (EVENT, KEEP_ALIVE_MODERN, REQUEST_RESPONSE, SCALING_2023, FunctionConfig,
                      ServiceRules, TokenBucket, legacy_burst)
+from .calibrate import calibrate
 from .distributions import Distribution, Empirical, Exponential, Fixed, LogNormal, Uniform
 from .engine import auto_bin_seconds, simulate
 from .plot import plot_latency, plot_timeseries
-from .results import LatencyHistogram, SimulationResult, Summary, TimeSeries, Usage
+from .realrun import BurstRequest, BurstResult, burst, measure
+from .results import LatencyHistogram, SimulationCost, SimulationResult, Summary, TimeSeries, Usage
 
 __all__ = [
     # workload
@@ -39,5 +45,7 @@ __all__ = [
     "KEEP_ALIVE_MODERN", "REQUEST_RESPONSE", "EVENT",
     # running and results
     "simulate", "auto_bin_seconds", "SimulationResult", "Summary", "TimeSeries", "LatencyHistogram",
-    "Usage", "plot_timeseries", "plot_latency",
+    "Usage", "SimulationCost", "plot_timeseries", "plot_latency",
+    # from a real function
+    "measure", "calibrate", "burst", "BurstResult", "BurstRequest",
 ]

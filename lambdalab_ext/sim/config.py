@@ -176,6 +176,10 @@ class FunctionConfig:
         Async retries after a function error, 0-2 (default 2).
     maximum_event_age_s:
         Async events older than this are discarded to the dead-letter sink: 60-21,600 s (6 h).
+    architecture:
+        ``"x86_64"`` (default) or ``"arm64"``: which duration price applies
+        (:meth:`SimulationResult.cost`, lambda-facts §3.1). It does not change durations here;
+        measure the function on each architecture for that.
     """
 
     warm_duration: float | Distribution = 0.1
@@ -188,6 +192,7 @@ class FunctionConfig:
     invocation_type: str = REQUEST_RESPONSE
     maximum_retry_attempts: int = 2
     maximum_event_age_s: float = 21600.0
+    architecture: str = "x86_64"
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 - frozen dataclass
@@ -201,6 +206,8 @@ class FunctionConfig:
                                                   "init_duration"))
         if not 128 <= self.memory_mb <= 10240:
             raise ValueError(f"FunctionConfig(memory_mb={self.memory_mb!r}): Lambda allows 128-10,240 MB")
+        if self.architecture not in ("x86_64", "arm64"):
+            raise ValueError(f"FunctionConfig(architecture={self.architecture!r}): use 'x86_64' or 'arm64'")
         if self.reserved_concurrency is not None and self.reserved_concurrency < 0:
             raise ValueError("FunctionConfig(reserved_concurrency=...): use a number >= 0 (0 throttles all), or None")
         if self.provisioned_concurrency < 0:

@@ -231,13 +231,17 @@ def simulate(arrivals: ArrivalProcess, function: FunctionConfig | None = None,
     # latency buffers -> histograms
     h_cold, h_warm = LatencyHistogram(), LatencyHistogram()
     buf_cold, buf_warm, buf_pc = [], [], []
-    billed = {"od": 0.0, "pc": 0.0}
+    billed = {"od": 0, "pc": 0}  # billed milliseconds, exact integers
 
     def flush(buf, hist, key):
         if buf:
             v = np.asarray(buf)
             hist.add(v)
-            billed[key] += float(np.ceil(v * 1000.0).sum()) / 1000.0
+            # Lambda's rule, as lambdalab_ext.pricing applies it: read to the microsecond (which
+            # sheds float noise such as 0.57 * 1000 = 570.0000000000001), then round each
+            # invocation up to the whole millisecond.
+            us = np.rint(v * 1e6).astype(np.int64)
+            billed[key] += int((-(-us // 1000)).sum())
             buf.clear()
 
     arrivals_iter = chain.from_iterable(a.tolist() for a in arrivals.stream(window_edges(arrivals, H), r_arr))
@@ -504,7 +508,7 @@ def simulate(arrivals: ArrivalProcess, function: FunctionConfig | None = None,
         latency_max_s=lat.max if lat.n else nan,
         cold_latency_mean_s=h_cold.mean,
         warm_latency_mean_s=h_warm.mean,
-        gb_seconds=(billed["od"] + billed["pc"]) * gb,
+        gb_seconds=(billed["od"] + billed["pc"]) / 1000 * gb,
         memory_mb=fn.memory_mb,
     )
     return SimulationResult(
@@ -515,9 +519,12 @@ def simulate(arrivals: ArrivalProcess, function: FunctionConfig | None = None,
         dead_letter_ids=dlq_ids,
         memory_mb=fn.memory_mb,
         provisioned_concurrency=fn.provisioned_concurrency,
-        billed_gb_seconds_on_demand=billed["od"] * gb,
-        billed_gb_seconds_provisioned=billed["pc"] * gb,
+        billed_gb_seconds_on_demand=billed["od"] / 1000 * gb,
+        billed_gb_seconds_provisioned=billed["pc"] / 1000 * gb,
         billed_requests=served,
+        billed_ms_on_demand=billed["od"],
+        billed_ms_provisioned=billed["pc"],
+        architecture=fn.architecture,
         seed=seed,
         config={"arrivals": arrivals, "function": fn, "rules": rules, "bin_seconds": bw},
     )

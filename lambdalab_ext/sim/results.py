@@ -1,4 +1,4 @@
-"""What a simulation returns: a summary, per-bin time series, a latency histogram, and usage for pricing.
+"""What a simulation returns: a summary, per-bin time series, a latency histogram, usage and its price.
 
 Memory stays bounded however long the horizon: latencies go into a fixed log-spaced histogram
 (not a list), time series into at most ``MAX_BINS`` bins, and counts into plain integers.
@@ -9,10 +9,15 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass, field, fields
+from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, localcontext
 
 import numpy as np
 
-__all__ = ["LatencyHistogram", "TimeSeries", "Summary", "Usage", "SimulationResult"]
+__all__ = ["LatencyHistogram", "TimeSeries", "Summary", "Usage", "SimulationCost", "SimulationResult"]
+
+# Prices are exact: an operation whose result would need rounding raises instead (as in pricing).
+_EXACT = Context(prec=120, traps=[Inexact, InvalidOperation, DivisionByZero])
+_MBMS_PER_GB_S = 1024 * 1000
 
 
 class LatencyHistogram:
@@ -101,13 +106,102 @@ class TimeSeries:
 @dataclass(frozen=True)
 class Usage:
     """What pricing needs: billed requests and GB-seconds (each duration rounded up to 1 ms,
-    INIT included on cold starts, lambda-facts §2.2). ``usd`` is set when prices were given."""
+    INIT included on cold starts, lambda-facts §2.2), as floats for plots and tables.
+    :meth:`SimulationResult.cost` prices the exact integers behind them."""
 
     requests: int
     gb_seconds: float
     provisioned_invocation_gb_seconds: float
     provisioned_concurrency_gb_seconds: float
-    usd: float | None = None
+
+
+def _gb_s(mb_ms: int) -> Decimal:
+    with localcontext(_EXACT):
+        return Decimal(mb_ms) / _MBMS_PER_GB_S
+
+
+def _usd(amount: Decimal) -> str:
+    from ..pricing import to_cents
+    exact = format(amount.normalize(), "f") if amount else "0"
+    return f"${to_cents(amount):,} (exactly ${exact})"
+
+
+@dataclass(frozen=True)
+class SimulationCost:
+    """What the simulated invocations would cost on Lambda, priced with :mod:`lambdalab_ext.pricing`.
+
+    Exact ``Decimal`` dollars at the first-tier rates of the function's architecture and without
+    the free tier: the marginal price of this traffic, on the basis :func:`pricing.cost_of
+    <lambdalab_ext.pricing.cost_of>` prices one invocation. Lines:
+
+    - ``request_cost``: every served invocation (throttled ones are not billed);
+    - ``on_demand_cost``: on-demand billed duration (INIT included on cold starts, since
+      1 August 2025) x memory, at the architecture's duration rate;
+    - ``provisioned_invocation_cost``: invocations served by provisioned concurrency, at PC's
+      own duration rate;
+    - ``provisioned_concurrency_cost``: keeping the PC environments ready for the whole horizon,
+      rounded up to 5 minutes (priced by :func:`pricing.monthly_cost
+      <lambdalab_ext.pricing.monthly_cost>`).
+
+    >>> from lambdalab_ext.sim import simulate, Poisson, FunctionConfig
+    >>> cost = simulate(Poisson(10), FunctionConfig(warm_duration=0.1), horizon=60, seed=1).cost()
+    >>> cost.requests, cost.on_demand_gb_s
+    (614, Decimal('7.8625'))
+    """
+
+    requests: int
+    memory_mb: int
+    architecture: str
+    region: str
+    billed_ms_on_demand: int
+    billed_ms_provisioned: int
+    request_cost: Decimal
+    on_demand_gb_s: Decimal
+    on_demand_cost: Decimal
+    provisioned_invocation_gb_s: Decimal
+    provisioned_invocation_cost: Decimal
+    provisioned_concurrency: int
+    provisioned_concurrency_gb_s: Decimal
+    provisioned_concurrency_cost: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        with localcontext(_EXACT):
+            return (self.request_cost + self.on_demand_cost + self.provisioned_invocation_cost
+                    + self.provisioned_concurrency_cost)
+
+    def round_cents(self) -> Decimal:
+        """The total to the cent (half up)."""
+        from ..pricing import to_cents
+        return to_cents(self.total)
+
+    def _rows(self):
+        rows = [("requests", f"{self.requests:,}", _usd(self.request_cost)),
+                ("on-demand duration", f"{self.on_demand_gb_s:,f} GB-s", _usd(self.on_demand_cost))]
+        if self.provisioned_concurrency:
+            rows += [("duration on provisioned concurrency", f"{self.provisioned_invocation_gb_s:,f} GB-s",
+                      _usd(self.provisioned_invocation_cost)),
+                     (f"provisioned concurrency ({self.provisioned_concurrency:,} ready)",
+                      f"{self.provisioned_concurrency_gb_s:,f} GB-s", _usd(self.provisioned_concurrency_cost))]
+        rows.append(("total", "", _usd(self.total)))
+        return rows
+
+    def _title(self):
+        return (f"Simulated Lambda cost: {self.memory_mb:,} MB, {self.architecture}, "
+                f"{self.region} first-tier prices, no free tier")
+
+    def __str__(self):
+        rows = self._rows()
+        w = [max(len(r[i]) for r in rows) for i in range(3)]
+        lines = [self._title()] + [f"{a.ljust(w[0])}  {b.rjust(w[1])}  {c}" for a, b, c in rows]
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(a)}</th><td style='text-align:right'>"
+                       f"{html.escape(b)}</td><td style='text-align:right'>{html.escape(c)}</td></tr>"
+                       for a, b, c in self._rows())
+        return (f"<table class='lambdalab-sim-cost'><caption>{html.escape(self._title())}</caption>"
+                f"{body}</table>")
 
 
 @dataclass(frozen=True)
@@ -216,8 +310,8 @@ class SimulationResult:
     ``summary`` (:class:`Summary`), ``timeseries`` (:class:`TimeSeries`), ``latency`` (the
     :class:`LatencyHistogram` of served attempts; ``cold_latency``/``warm_latency`` split it),
     ``dead_letter_ids`` (ids of dead-lettered async events, in order, when
-    ``record_dead_letters=True``, else ``None``; an event's id is its index in arrival order), and
-    :meth:`cost`.
+    ``record_dead_letters=True``, else ``None``; an event's id is its index in arrival order),
+    :meth:`usage` and :meth:`cost`.
     """
 
     summary: Summary
@@ -232,6 +326,9 @@ class SimulationResult:
     billed_requests: int
     seed: object = None
     config: dict = field(default_factory=dict)
+    billed_ms_on_demand: int = 0      # billed milliseconds, summed exactly (what cost() prices)
+    billed_ms_provisioned: int = 0
+    architecture: str = "x86_64"
 
     @property
     def latency(self) -> LatencyHistogram:
@@ -247,23 +344,55 @@ class SimulationResult:
             provisioned_concurrency_gb_seconds=self.provisioned_concurrency * gb * self.summary.horizon_s,
         )
 
-    def cost(self, prices=None) -> Usage:
-        """Usage for pricing; with ``prices`` also its cost in USD.
+    def cost(self, prices=None, *, architecture: str | None = None) -> SimulationCost:
+        """What this traffic would cost on Lambda: a :class:`SimulationCost` in exact ``Decimal`` dollars.
 
-        ``prices`` is a mapping with ``"request"`` (USD per request), ``"gb_second"`` (USD per
-        on-demand GB-s), and optionally ``"provisioned_gb_second"`` (PC kept warm) and
-        ``"provisioned_invocation_gb_second"`` (invokes on PC). No free tier, no tiers: the pricing
-        module will replace this arithmetic.
+        ``prices``: a :class:`lambdalab_ext.pricing.PriceTable` (default
+        :data:`~lambdalab_ext.pricing.US_EAST_1`), a dict in its ``as_dict()`` format, or a JSON
+        file path. ``architecture``: ``"x86_64"`` or ``"arm64"``; default the simulated function's
+        (``FunctionConfig(architecture=...)``). First-tier rates, no free tier: see
+        :class:`SimulationCost`.
+
+        >>> from lambdalab_ext.sim import simulate, Poisson, FunctionConfig
+        >>> r = simulate(Poisson(10), FunctionConfig(warm_duration=0.1), horizon=60, seed=1)
+        >>> r.cost().total > r.cost(architecture="arm64").total
+        True
         """
-        u = self.usage()
-        if prices is None:
-            return u
-        usd = (u.requests * prices["request"] + u.gb_seconds * prices["gb_second"]
-               + u.provisioned_concurrency_gb_seconds * prices.get("provisioned_gb_second", 0.0)
-               + u.provisioned_invocation_gb_seconds
-               * prices.get("provisioned_invocation_gb_second", prices["gb_second"]))
-        return Usage(u.requests, u.gb_seconds, u.provisioned_invocation_gb_seconds,
-                     u.provisioned_concurrency_gb_seconds, usd)
+        from ..pricing import US_EAST_1, load_prices, monthly_cost
+
+        table = load_prices(US_EAST_1 if prices is None else prices)
+        arch = self.architecture if architecture is None else architecture
+        if arch not in table.duration:
+            raise ValueError(f"cost(architecture={arch!r}): use 'x86_64' or 'arm64'")
+        mem = self.memory_mb
+        od_gb_s = _gb_s(mem * self.billed_ms_on_demand)
+        pc_gb_s = _gb_s(mem * self.billed_ms_provisioned)
+        units = self.provisioned_concurrency
+        if units:
+            # Keeping PC ready is billed for the time it is enabled, in 5-minute units: let the
+            # pricing model apply that rule rather than restate it here.
+            ready = monthly_cost(0, 0, mem, arch, provisioned_concurrency=units,
+                                 pc_hours=self.summary.horizon_s / 3600, free_tier=False, prices=table)
+            ready_gb_s, ready_cost = ready.pc_configured_gb_s, ready.pc_configured_cost
+        else:
+            ready_gb_s = ready_cost = Decimal(0)
+        with localcontext(_EXACT):
+            return SimulationCost(
+                requests=self.billed_requests,
+                memory_mb=mem,
+                architecture=arch,
+                region=table.region,
+                billed_ms_on_demand=self.billed_ms_on_demand,
+                billed_ms_provisioned=self.billed_ms_provisioned,
+                request_cost=self.billed_requests * table.request,
+                on_demand_gb_s=od_gb_s,
+                on_demand_cost=od_gb_s * table.tier1_rate(arch),
+                provisioned_invocation_gb_s=pc_gb_s,
+                provisioned_invocation_cost=pc_gb_s * table.pc_duration[arch],
+                provisioned_concurrency=units,
+                provisioned_concurrency_gb_s=ready_gb_s,
+                provisioned_concurrency_cost=ready_cost,
+            )
 
     def __str__(self):
         return str(self.summary)
