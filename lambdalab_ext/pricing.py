@@ -77,8 +77,9 @@ __all__ = [
 
 ARCHITECTURES = ("x86_64", "arm64")
 INIT_BILLING_RULES = ("2025-08", "legacy")
-MEMORY_MIN_MB, MEMORY_MAX_MB = 128, 10_240
-EPHEMERAL_MIN_MB, EPHEMERAL_MAX_MB = 512, 10_240
+# Lambda's configuration limits, defined once with the function configuration.
+from .function import EPHEMERAL_MAX_MB, EPHEMERAL_MIN_MB, MEMORY_MAX_MB, MEMORY_MIN_MB  # noqa: E402
+
 EPHEMERAL_FREE_MB = 512
 PC_BILLING_UNIT_MS = 5 * 60 * 1000  # PC time is rounded up to whole 5-minute units
 SNAPSTART_MIN_CACHE_MS = 3 * 3600 * 1000  # SnapStart cache is billed for at least 3 hours
