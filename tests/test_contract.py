@@ -435,3 +435,30 @@ def test_awslambdaric_works_unchanged(lab):
     broken = lab.deploy("ric-broken", "import nope_nope\n", memory_mb=FAST, runtime_client="awslambdaric")
     r = broken.invoke({})
     assert r.error["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_init_over_10_seconds_is_retried_inside_the_first_invocation(lab):
+    """A suppressed init (lambda-facts §2.1): INIT is cut at 10 s and run again under the timeout."""
+    source = textwrap.dedent("""
+        import time
+        print("loading")
+        time.sleep(11)
+        def handler(event, context):
+            return context.get_remaining_time_in_millis()
+    """)
+    fn = lab.deploy("slow-init", source, memory_mb=FAST, timeout_s=15)
+    r = fn.invoke({})
+    assert r.ok and r.cold, r.logs
+    assert re.search(r"^INIT_REPORT Init Duration: 10000\.00 ms\tPhase: init\tStatus: timeout$", r.logs, re.M)
+    lines = r.logs.splitlines()
+    assert lines.index("loading") < lines.index(f"START RequestId: {r.request_id} Version: $LATEST")
+    assert lines.count("loading") == 2                # INIT ran twice: cut short, then again
+    m = report(r)
+    assert m["i"] is None and r.init_duration_ms is None
+    assert 11_000 <= r.duration_ms < 15_000            # the re-init counts as this invocation's time
+    assert 0 < r.payload < 15_000 - 11_000              # and against its timeout
+    assert not fn.invoke({}).cold                       # the environment is warm afterwards
+    too_slow = lab.deploy("too-slow-init", source.replace("sleep(11)", "sleep(30)"), memory_mb=FAST, timeout_s=2)
+    r = too_slow.invoke({})
+    assert r.status == "timeout" and r.error["errorType"] == "Sandbox.Timedout"
+    assert report(r)["s"] == "timeout"

@@ -18,6 +18,7 @@ from ..result import InvocationResult
 from .api import Invocation, RuntimeAPIServer
 
 INIT_TIMEOUT_S = 10.0          # Lambda's limit on the INIT phase of an on-demand environment
+PROVISIONED_INIT_TIMEOUT_S = 130.0   # provisioned concurrency: max(130 s, the function timeout)
 EXIT_GRACE_S = 0.5             # after a result, how long an exit may still be noticed
 
 
@@ -94,6 +95,7 @@ class ExecutionEnvironment:
         self.last_used = None         # the lab clock's now() when it last finished an invocation
         self.init_duration_ms = None
         self._init_logs = ""
+        self._reinit_started = None   # perf_counter when a suppressed re-init began (see init)
         self._events = queue.Queue()
         self._api = None
         self._sandbox = None
@@ -104,9 +106,64 @@ class ExecutionEnvironment:
     def init(self):
         """Cold start: start the sandbox and wait until the runtime asks for its first event.
 
-        Raises ``InitError`` (with Lambda's error) when the function's code cannot be loaded.
+        Raises ``InitError`` (with Lambda's error) when the function's code cannot be loaded. An
+        on-demand INIT that runs past 10 s is cut short and retried inside the first invocation,
+        under the function's timeout, as Lambda does (a "suppressed init"): see :meth:`invoke`.
         """
         self.state = "initializing"
+        limit = INIT_TIMEOUT_S
+        if self.initialization_type != "on-demand":
+            limit = max(PROVISIONED_INIT_TIMEOUT_S, float(self.config.timeout_s))
+        try:
+            started = self._start_runtime()
+            event = self._wait(started + limit, ("ready", "init_error", "exit"))
+        except BaseException:
+            self.discard()
+            raise
+        if event is None:
+            self.init_duration_ms = limit * 1000
+            if self.initialization_type != "on-demand":
+                logs = self._logs.begin()
+                self.discard()
+                raise InitError({"errorType": "Sandbox.Timedout",
+                                 "errorMessage": f"INIT phase timed out after {limit:.2f} seconds"},
+                                logs, self.init_duration_ms, status="timeout")
+            # Suppressed init: throw this runtime away and start INIT again now; the first
+            # invocation waits for it, and its time counts against that invocation's timeout.
+            self._logs.sync()
+            self._init_logs = self._logs.begin()
+            self._stop_runtime()
+            try:
+                self._reinit_started = self._start_runtime()
+            except BaseException:
+                self.discard()
+                raise
+            self.state = "idle"
+            return
+        self.init_duration_ms = (event.at - started) * 1000
+        if event.kind == "ready":
+            self._init_logs = self._logs.begin()
+            # A first reading of peak memory, so a runtime that dies later still has a figure.
+            self._sandbox.max_memory_bytes()
+            self.state = "idle"
+            return
+        error = self._init_failure(event, request_id=None)
+        logs = self._logs.begin()
+        self.discard()
+        raise InitError(error, logs, self.init_duration_ms)
+
+    def _init_failure(self, event, request_id):
+        """Lambda's error for an INIT that failed: the runtime's own report, or how it died."""
+        if event.kind == "init_error":
+            time.sleep(0.05)   # the runtime prints the error and exits right after posting it
+        self._logs.sync()
+        if event.kind == "init_error":
+            return _parse_error(event.body, event.error_type)
+        return self._exit_error(event, request_id=request_id)
+
+    def _start_runtime(self):
+        """A new sandbox with its own Runtime API and event queue; returns when INIT begins."""
+        self._events = queue.Queue()
         api_address = self.backend.runtime_api_address
         if api_address is None:    # the backend reaches a server of ours on the host
             self._api = RuntimeAPIServer(self._events, host=self.backend.runtime_api_host)
@@ -118,38 +175,23 @@ class ExecutionEnvironment:
             runtime_api=api_address, initialization_type=self.initialization_type,
             task_root=self.backend.task_root(self.code_dir), runtime_dir=self.backend.runtime_dir,
             credentials=credentials)
-        try:
-            self._sandbox = self.backend.create_sandbox(self, env, self._events)
-            started = self._sandbox.start(self._attach_api)
-            self._logs = self._sandbox.logs
-            event = self._wait(started + INIT_TIMEOUT_S, ("ready", "init_error", "exit"))
-        except BaseException:
-            self.discard()
-            raise
-        if event is None:
-            self.init_duration_ms = INIT_TIMEOUT_S * 1000
-            logs = self._logs.begin()
-            self.discard()
-            raise InitError({"errorType": "Runtime.InitTimeout",
-                             "errorMessage": f"INIT phase timed out after {INIT_TIMEOUT_S:.0f} seconds"},
-                            logs, self.init_duration_ms, status="timeout")
-        self.init_duration_ms = (event.at - started) * 1000
-        if event.kind == "ready":
-            self._init_logs = self._logs.begin()
-            # A first reading of peak memory, so a runtime that dies later still has a figure.
-            self._sandbox.max_memory_bytes()
-            self.state = "idle"
-            return
-        if event.kind == "init_error":
-            time.sleep(0.05)   # the runtime prints the error and exits right after posting it
-        self._logs.sync()
-        logs = self._logs.begin()
-        if event.kind == "init_error":
-            error = _parse_error(event.body, event.error_type)
-        else:
-            error = self._exit_error(event, request_id=None)
-        self.discard()
-        raise InitError(error, logs, self.init_duration_ms)
+        self._sandbox = self.backend.create_sandbox(self, env, self._events)
+        started = self._sandbox.start(self._attach_api)
+        self._logs = self._sandbox.logs
+        return started
+
+    def _stop_runtime(self):
+        sandbox, api, logs = self._sandbox, self._api, self._logs
+        self._sandbox = self._api = self._logs = None
+        if sandbox is not None:
+            try:
+                sandbox.destroy()
+            except Exception:   # a sandbox that is already gone must not stop the rest of cleanup
+                pass
+        if api is not None:
+            api.close()
+        if logs is not None:
+            logs.close()
 
     def _attach_api(self, sock):
         """The sandbox made a listening socket in its own network namespace: serve the API there."""
@@ -223,16 +265,14 @@ class ExecutionEnvironment:
             self.state = "busy"
         request_id = str(uuid.uuid4())
         timeout_s = self.config.timeout_s
-        deadline_epoch_ms = int((time.time() + timeout_s) * 1000)
-        invocation = Invocation(
-            request_id=request_id, payload=payload, deadline_ms=deadline_epoch_ms,
-            invoked_function_arn=self.function_arn, trace_id=_trace_id(),
-            client_context=json.dumps(client_context) if client_context is not None else None)
+        reinit_started, self._reinit_started = self._reinit_started, None
         lines = []
         if cold:
             lines.append(report.init_start_line(self.backend.runtime_version,
                                                 self.backend.runtime_version_arn(self.region)))
             lines.append(self._init_logs)
+            if reinit_started is not None:
+                lines.append(report.init_report_line(self.init_duration_ms, "timeout") + "\n")
             if on_log is not None:   # INIT happened before this call: its lines come first
                 for line in "".join(_ensure_newline(part) for part in lines if part).splitlines():
                     on_log(line)
@@ -242,14 +282,28 @@ class ExecutionEnvironment:
         lines.append(report.start_line(request_id) + "\n")
         if on_log is not None:
             on_log(lines[-1].rstrip("\n"))
-        self._sandbox.before_invoke(timeout_s)
+        # The timeout counts from here, or, after a suppressed init, from the start of the re-init.
+        budget_start = reinit_started if reinit_started is not None else time.perf_counter()
+        event = None
+        if reinit_started is not None:
+            event = self._wait(budget_start + timeout_s, ("ready", "init_error", "exit"))
         dispatched = time.perf_counter()
         dispatched_epoch = time.time()
-        self._api.dispatch(invocation)
-        event = self._wait(dispatched + timeout_s, ("response", "error", "too_large", "exit"))
+        if reinit_started is None or (event is not None and event.kind == "ready"):
+            remaining_s = budget_start + timeout_s - dispatched
+            invocation = Invocation(
+                request_id=request_id, payload=payload, deadline_ms=int((dispatched_epoch + remaining_s) * 1000),
+                invoked_function_arn=self.function_arn, trace_id=_trace_id(),
+                client_context=json.dumps(client_context) if client_context is not None else None)
+            self._sandbox.before_invoke(remaining_s)
+            self._api.dispatch(invocation)
+            event = self._wait(budget_start + timeout_s, ("response", "error", "too_large", "exit"))
         ended = time.perf_counter()
-        handed_off = self._api.handed_off_at if self._api.handed_off_at and self._api.handed_off_at >= dispatched \
-            else dispatched
+        if reinit_started is not None:
+            handed_off = budget_start      # Duration includes the re-init
+        else:
+            handed_off = self._api.handed_off_at if self._api.handed_off_at and \
+                self._api.handed_off_at >= dispatched else dispatched
         payload_out, error, function_error, status = None, None, None, "success"
         if event is None:
             status = "timeout"
@@ -265,14 +319,18 @@ class ExecutionEnvironment:
             function_error = "Unhandled"
         else:
             duration_ms = max(0.0, (event.at - handed_off) * 1000)
-            if event.kind == "exit":
-                time.sleep(0.02)   # the last bytes of output may still be in flight
+            if event.kind in ("exit", "init_error"):
+                time.sleep(0.05)   # the last bytes of output may still be in flight
             self._logs.sync()
             output = self._logs.take()
             memory = self._sandbox.max_memory_bytes() if event.kind != "exit" else self._sandbox.last_memory_bytes()
             if event.kind == "response":
                 payload_out = event.body
             elif event.kind == "error":
+                error = _parse_error(event.body, event.error_type)
+                function_error = "Unhandled"
+                status = "error"
+            elif event.kind == "init_error":   # the re-init of a suppressed init failed
                 error = _parse_error(event.body, event.error_type)
                 function_error = "Unhandled"
                 status = "error"
@@ -289,7 +347,9 @@ class ExecutionEnvironment:
                 output = _ensure_newline(output) if output else ""
                 output += f"{error['errorMessage']}\n{error['errorType']}\n"
         lines.append(output)
-        init_ms = self.init_duration_ms if cold else None
+        # After a suppressed init the INIT_REPORT line carries the cut-short INIT; the re-init is
+        # part of this invocation's Duration (and of what it bills), so REPORT has no Init Duration.
+        init_ms = self.init_duration_ms if cold and reinit_started is None else None
         billed = report.billed_duration_ms(duration_ms, init_ms if self.initialization_type == "on-demand" else None)
         memory_used_mb = report.memory_mb(memory, self.config.memory_mb)
         lines.append(report.end_line(request_id) + "\n")
@@ -298,7 +358,7 @@ class ExecutionEnvironment:
         report_status, report_error_type = "success", None
         if status == "timeout":
             report_status = "timeout"
-        elif event is not None and event.kind in ("exit", "too_large"):
+        elif event is not None and event.kind in ("exit", "too_large", "init_error"):
             report_status, report_error_type = "error", error["errorType"]
         lines.append(report.report_line(request_id, duration_ms, billed, self.config.memory_mb, memory_used_mb,
                                         init_ms, status=report_status, error_type=report_error_type) + "\n")
@@ -306,7 +366,7 @@ class ExecutionEnvironment:
             for line in lines[-2:]:
                 on_log(line.rstrip("\n"))
         self.invocations += 1
-        if status == "timeout" or (event is not None and event.kind == "exit"):
+        if status == "timeout" or (event is not None and event.kind in ("exit", "init_error")):
             self.discard()
         else:
             with self._lock:
@@ -330,15 +390,7 @@ class ExecutionEnvironment:
             if self.state == "dead":
                 return
             self.state = "dead"
-        if self._sandbox is not None:
-            try:
-                self._sandbox.destroy()
-            except Exception:   # a sandbox that is already gone must not stop the rest of cleanup
-                pass
-        if self._api is not None:
-            self._api.close()
-        if self._logs is not None:
-            self._logs.close()
+        self._stop_runtime()
 
     @property
     def alive(self):

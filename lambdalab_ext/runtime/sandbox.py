@@ -2,6 +2,7 @@
 
 import os
 import time
+import uuid
 
 from .api import RuntimeEvent
 
@@ -20,7 +21,9 @@ class Sandbox:
         self.killed = False          # by the platform (timeout, shutdown): not reported as an exit
         self.oom = False
         self.logs = None
-        self.folder = os.path.join(backend.workdir, "envs", environment.id)
+        # One folder per sandbox: an environment restarted after a suppressed init gets a new one
+        # while the old one is still being removed.
+        self.folder = os.path.join(backend.workdir, "envs", f"{environment.id}-{uuid.uuid4().hex[:6]}")
 
     def before_invoke(self, timeout_s):
         """A hook before each event is handed over (the process backend bounds CPU time here)."""
