@@ -18,8 +18,8 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, nee
 from traitlets import Bool, Enum, Float, Int, observe
 
 from . import magic_args
+from .report import PLATFORM_LINE_PREFIXES
 
-_PLATFORM_PREFIXES = ("INIT_START ", "START RequestId:", "END RequestId:", "REPORT RequestId:", "INIT_REPORT ")
 
 
 class LambdaFunctionError(Exception):
@@ -91,7 +91,7 @@ class Lambda(Magics):
         outcome = {}
 
         def on_log(line):
-            if not line.startswith(_PLATFORM_PREFIXES):
+            if not line.startswith(PLATFORM_LINE_PREFIXES):
                 lines.put(line)
 
         def run():

@@ -12,6 +12,10 @@ import math
 from . import pricing
 
 
+# How the platform's own lines begin; everything else in a log stream is the function's output.
+PLATFORM_LINE_PREFIXES = ("INIT_START ", "INIT_REPORT ", "START RequestId:", "END RequestId:", "REPORT RequestId:")
+
+
 def billed_duration_ms(duration_ms, init_duration_ms=None, *, init_billed=True):
     """Duration rounded up to the next millisecond; INIT included on a cold start.
 

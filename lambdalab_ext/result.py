@@ -71,8 +71,9 @@ class InvocationResult:
     @property
     def output(self):
         """Only what the function printed, without the platform's lines."""
-        platform = ("INIT_START ", "START RequestId:", "END RequestId:", "REPORT RequestId:", "INIT_REPORT ")
-        return "".join(line for line in self.logs.splitlines(keepends=True) if not line.startswith(platform))
+        from .report import PLATFORM_LINE_PREFIXES
+        return "".join(line for line in self.logs.splitlines(keepends=True)
+                       if not line.startswith(PLATFORM_LINE_PREFIXES))
 
     def __str__(self):
         from .display import to_text

@@ -19,7 +19,6 @@ from .api import Invocation, RuntimeAPIServer
 
 INIT_TIMEOUT_S = 10.0          # Lambda's limit on the INIT phase of an on-demand environment
 PROVISIONED_INIT_TIMEOUT_S = 130.0   # provisioned concurrency: max(130 s, the function timeout)
-EXIT_GRACE_S = 0.5             # after a result, how long an exit may still be noticed
 
 
 class InitError(Exception):
@@ -147,19 +146,16 @@ class ExecutionEnvironment:
             self._sandbox.max_memory_bytes()
             self.state = "idle"
             return
-        error = self._init_failure(event, request_id=None)
-        logs = self._logs.begin()
-        self.discard()
-        raise InitError(error, logs, self.init_duration_ms)
-
-    def _init_failure(self, event, request_id):
-        """Lambda's error for an INIT that failed: the runtime's own report, or how it died."""
         if event.kind == "init_error":
             time.sleep(0.05)   # the runtime prints the error and exits right after posting it
         self._logs.sync()
         if event.kind == "init_error":
-            return _parse_error(event.body, event.error_type)
-        return self._exit_error(event, request_id=request_id)
+            error = _parse_error(event.body, event.error_type)
+        else:
+            error = self._exit_error(event, request_id=None)
+        logs = self._logs.begin()
+        self.discard()
+        raise InitError(error, logs, self.init_duration_ms)
 
     def _start_runtime(self):
         """A new sandbox with its own Runtime API and event queue; returns when INIT begins."""
@@ -326,11 +322,7 @@ class ExecutionEnvironment:
             memory = self._sandbox.max_memory_bytes() if event.kind != "exit" else self._sandbox.last_memory_bytes()
             if event.kind == "response":
                 payload_out = event.body
-            elif event.kind == "error":
-                error = _parse_error(event.body, event.error_type)
-                function_error = "Unhandled"
-                status = "error"
-            elif event.kind == "init_error":   # the re-init of a suppressed init failed
+            elif event.kind in ("error", "init_error"):   # init_error: a suppressed init's re-init failed
                 error = _parse_error(event.body, event.error_type)
                 function_error = "Unhandled"
                 status = "error"
