@@ -15,16 +15,29 @@ if [ ! -x "$venv/bin/python" ]; then
   say "creating a virtualenv in .venv"
   "$python" -m venv "$venv"
 fi
-say "installing lambdalab[$extras] into .venv"
-"$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -e "$top[$extras]"
+# The install is editable, so code changes need no reinstall: only a new pyproject.toml, other
+# extras or another interpreter do. The stamp records what was installed last.
+stamp="$venv/.lambdalab-installed-${extras//,/-}"
+want="$(cat "$top/pyproject.toml" | sha256sum | cut -d' ' -f1) $extras $("$venv/bin/python" -V 2>&1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "installing lambdalab[$extras] into .venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  # (the build backend warns that an editable install exists: that is the point of it)
+  PYTHONWARNINGS=ignore::UserWarning "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$top[$extras]"
+  printf '%s' "$want" > "$stamp"
+else
+  say "lambdalab[$extras] is installed and up to date in .venv"
+fi
 
 # The browser test drives JupyterLab in Debian's Chromium (no browser download exists here).
 apt_updated=
 apt_install() {
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    [ -n "$apt_updated" ] || { apt-get update -qq >/dev/null; apt_updated=1; }
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    # Another apt (unattended upgrades, a second kernel's setup) may hold the lock: wait for it
+    # rather than fail with "Could not get lock".
+    local wait=(-o DPkg::Lock::Timeout=600)
+    [ -n "$apt_updated" ] || { apt-get "${wait[@]}" update -qq >/dev/null; apt_updated=1; }
+    DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -qq "$@" >/dev/null
   else
     say "please install: $* (needs root and apt-get)"
   fi

@@ -1,7 +1,7 @@
 """What only the Docker backend provides: enforced limits and isolation, measured from inside.
 
-Network tests touch only this machine: the lab's own internal network and the engine's default
-bridge, never an outside address.
+Network tests touch only this machine: the engine's own local networks and this host's addresses,
+never an outside address.
 """
 
 import os
@@ -191,11 +191,16 @@ def test_print_flood_is_bounded_and_the_lab_stays_responsive(docker_lab):
     assert answers and set(answers) == {"ok"}
 
 
-def test_no_network_but_the_runtime_api(docker_lab, docker_engine):
-    """No network at all: the Runtime API at 127.0.0.1:9001 as on Lambda, and nothing else, not even
-    a listener on another of the engine's networks on this machine."""
-    assert docker_lab.backend.network_mode == "none", "CI runs as root: the namespace mode must be in use"
-    other = docker_engine.networks.create(f"lambdalab-test-{docker_lab.id}", driver="bridge",
+API_MODES = ["namespace", "socket"]
+
+
+@pytest.mark.parametrize("mode", API_MODES)
+def test_no_network_but_the_runtime_api(mode, make_lab, docker_engine):
+    """No network at all, in each mode: the Runtime API at 127.0.0.1:9001 as on Lambda, and nothing
+    else, not even a listener on another of the engine's networks on this machine."""
+    lab = make_lab("docker", docker_network_mode=mode)
+    assert lab.backend.api_mode == mode
+    other = docker_engine.networks.create(f"lambdalab-test-{lab.id}", driver="bridge",
                                           labels={LABEL: "1", f"{LABEL}.test": "1"})
     other.reload()
     gateway = other.attrs["IPAM"]["Config"][0]["Gateway"]
@@ -222,7 +227,7 @@ def test_no_network_but_the_runtime_api(docker_lab, docker_engine):
             return out
     """)
     try:
-        fn = docker_lab.deploy("net", source, memory_mb=1769, timeout_s=10)
+        fn = lab.deploy("net", source, memory_mb=1769, timeout_s=10)
         p = fn.invoke({"host": gateway, "port": port}).payload
     finally:
         listener.close()
@@ -231,19 +236,146 @@ def test_no_network_but_the_runtime_api(docker_lab, docker_engine):
     assert p["api"] == "connected"
     assert p["other"] == "OSError"            # ENETUNREACH: there is no route anywhere
     assert p["interfaces"] == ["lo"]
+    assert "no network at all" in lab.isolation
 
 
-def test_internal_network_fallback(make_lab, docker_engine):
-    """Without the right to enter namespaces, an internal network: the Runtime API on the host's end."""
-    lab = make_lab("docker", docker_network_mode="internal")
-    fn = lab.deploy("fallback", "import os\ndef handler(e, c):\n    return os.environ['AWS_LAMBDA_RUNTIME_API']\n",
-                    memory_mb=1769)
-    address = fn.invoke({}).payload
-    network = docker_engine.networks.get(lab.backend.network_name)
-    assert network.attrs["Internal"] is True
-    assert network.attrs["Labels"][f"{LABEL}.lab"] == lab.id
-    assert address.split(":")[0] == network.attrs["IPAM"]["Config"][0]["Gateway"]
-    assert "host addresses reachable" in lab.isolation
+def test_the_namespace_mode_is_used_as_root(docker_lab):
+    assert os.geteuid() != 0 or docker_lab.backend.api_mode == "namespace", \
+        "CI runs as root: the namespace mode must be in use"
+
+
+def test_an_unknown_network_mode_is_refused(make_lab):
+    with pytest.raises(ValueError, match="namespace"):
+        make_lab("docker", docker_network_mode="internal")
+
+
+# A function that tries to take other environments' events: every address the engine's networks
+# and this host have, on the ports where Runtime APIs listened in the old internal-network mode
+# (the gateway's ephemeral ports, given by the test) and on 9001; every Unix socket it can see.
+HIJACKER = textwrap.dedent("""
+    import glob, os, socket, stat, time
+    def handler(event, context):
+        stolen, reached, tried = [], [], 0
+        deadline = time.time() + event["seconds"]
+        while time.time() < deadline:
+            for host in event["hosts"]:
+                for port in event["ports"]:
+                    tried += 1
+                    s = socket.socket()
+                    s.settimeout(0.2)
+                    try:
+                        s.connect((host, port))
+                    except OSError:
+                        continue
+                    reached.append(f"{host}:{port}")
+                    try:   # park a /next there, as the attack did
+                        s.sendall(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+                        s.settimeout(1)
+                        data = s.recv(65536)
+                        if b"Lambda-Runtime-Aws-Request-Id" in data:
+                            stolen.append(data.decode("latin-1")[-200:])
+                    except OSError:
+                        pass
+                    s.close()
+            time.sleep(0.05)
+        sockets = set()
+        for top in ("/run", "/var/run", "/tmp", "/dev"):
+            for path in glob.glob(top + "/**", recursive=True):
+                try:
+                    if stat.S_ISSOCK(os.lstat(path).st_mode):
+                        sockets.add(os.path.realpath(path))
+                except OSError:
+                    pass
+        return {"tried": tried, "reached": reached, "stolen": stolen, "sockets": sorted(sockets)}
+""")
+VICTIM = "def handler(event, context):\n    return {'who': 'victim', 'event': event}\n"
+
+
+def _host_addresses(engine):
+    addresses = {"127.0.0.1", "172.17.0.1"}
+    for network in engine.api.networks():
+        for config in (network.get("IPAM") or {}).get("Config") or []:
+            if config.get("Gateway"):
+                addresses.add(config["Gateway"])
+    try:
+        addresses.add(socket.gethostbyname(socket.gethostname()))
+    except OSError:
+        pass
+    return sorted(a for a in addresses if ":" not in a)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", API_MODES)
+def test_a_function_cannot_hijack_other_functions(mode, make_lab, docker_engine):
+    """The attack that worked in the internal-network mode, tried in each mode, within one lab and
+    across two labs: every victim invocation gets its own answer, the attacker steals nothing."""
+    victim_lab = make_lab("docker", docker_network_mode=mode)
+    other_lab = make_lab("docker", docker_network_mode=mode)
+    victim = victim_lab.deploy("victim", VICTIM, memory_mb=256)
+    victim.invoke({"n": -1})          # a warm victim environment, parked in /next
+    hosts = _host_addresses(docker_engine)
+    attack = {"seconds": 6, "hosts": hosts, "ports": [9001, 9000, 8080, 80]}
+    attackers = [lab.deploy("attacker", HIJACKER, memory_mb=256, timeout_s=20) for lab in (victim_lab, other_lab)]
+    outcomes = []
+    threads = [threading.Thread(target=lambda f=f: outcomes.append(f.invoke(attack))) for f in attackers]
+    for t in threads:
+        t.start()
+    answers = [victim.invoke({"n": i}).payload for i in range(5)]
+    for t in threads:
+        t.join()
+    assert answers == [{"who": "victim", "event": {"n": i}} for i in range(5)]
+    for outcome in outcomes:
+        report = outcome.payload
+        assert outcome.ok, outcome.logs
+        assert report["tried"] > 0
+        assert report["stolen"] == []
+        # Its own Runtime API (127.0.0.1:9001) is the only address it reaches.
+        assert set(report["reached"]) <= {"127.0.0.1:9001"}
+        # The only socket it can see is its own environment's (socket mode), none of another's.
+        assert report["sockets"] in ([], ["/run/lambdalab-api.sock"])
+
+
+def test_no_dev_shm(docker_lab):
+    """Lambda has no /dev/shm; Docker's default 64 MB tmpfs there is not mounted (not counted in
+    ephemeral storage, it would be a second /tmp)."""
+    source = textwrap.dedent("""
+        import os
+        def handler(event, context):
+            try:
+                with open("/dev/shm/x", "wb") as f:
+                    f.write(b"x" * 1024)
+                return "written"
+            except OSError as exc:
+                return type(exc).__name__
+    """)
+    assert docker_lab.deploy("shm", source, memory_mb=256).invoke({}).payload in (
+        "FileNotFoundError", "PermissionError", "OSError")
+
+
+def test_engine_objects_vanishing_during_reaping(docker_engine, runtime_image):
+    """Another lab on the same engine removes its containers while this one reaps: no error, and
+    nothing of a live lab is removed."""
+    labels = {LABEL: "1", f"{LABEL}.lab": "lambdalab-test-live", f"{LABEL}.pid": str(os.getpid()),
+              f"{LABEL}.host": socket.gethostname()}
+    ids = [docker_engine.api.create_container(runtime_image, command=["true"], labels=labels)["Id"]
+           for _ in range(20)]
+    errors = []
+
+    def remove_all():
+        for cid in ids:
+            try:
+                docker_engine.api.remove_container(cid, force=True)
+            except Exception as exc:   # reported below
+                errors.append(exc)
+
+    remover = threading.Thread(target=remove_all)
+    remover.start()
+    try:
+        while remover.is_alive():
+            assert reap_orphans(docker_engine) >= 0
+    finally:
+        remover.join()
+    assert errors == []    # every one was still there for its owner to remove: reaping took none
 
 
 def test_containers_are_labelled(docker_lab, docker_engine):
@@ -278,7 +410,7 @@ def test_a_dead_kernel_leaves_nothing_the_next_lab_does_not_reap(docker_engine, 
     leftover = [d for d in os.listdir(tempfile.gettempdir()) if d.startswith(f"lambdalab-{proc.pid}-")]
     assert leftover, "the killed lab's folder should still be there before reaping"
     removed = reap_orphans(docker_engine)
-    assert removed >= 1    # its container (no network: the namespace mode needs none)
+    assert removed >= 1    # its container (no network: no mode creates one)
     make_lab("docker")     # a new lab reaps the rest: the dead lab's folder
     assert not [d for d in os.listdir(tempfile.gettempdir()) if d.startswith(f"lambdalab-{proc.pid}-")]
     assert docker_engine.containers.list(all=True, filters={"label": f"{LABEL}.lab={lab_id}"}) == []

@@ -106,7 +106,7 @@ def test_recipe_hash_sensitivity(monkeypatch):
     assert img.image_recipe_hash("online") != on
     assert img.image_recipe_hash("offline") == off   # the base image is online-only
     monkeypatch.delenv("LAMBDALAB_BASE_IMAGE")
-    monkeypatch.setattr(img, "RIC_REQUIREMENTS", ("awslambdaric==4.2.1",) + img.RIC_REQUIREMENTS[1:])
+    monkeypatch.setattr(img, "REQUIREMENTS", ("awslambdaric==4.2.1",) + img.REQUIREMENTS[1:])
     assert img.image_recipe_hash("offline") != off and img.image_recipe_hash("online") != on
     monkeypatch.undo()
     monkeypatch.setattr(img, "RECIPE_VERSION", img.RECIPE_VERSION + 1)
@@ -127,11 +127,11 @@ def test_dockerfile_text():
         "FROM lambdalab-nonexistent/base:0\n")
     assert "groupadd -g 990 sbx_user1051" in text
     assert "useradd -l -M -u 993 -g 990 " in text
-    assert "mkdir -p /var/task /var/runtime /opt/awslambdaric /var/lang/bin /tmp" in text
+    assert "mkdir -p /var/task /var/runtime /var/lang/lib/site-packages /var/lang/bin /tmp" in text
     assert "chmod 1777 /tmp" in text
     assert f"{img.RUNTIME_PYTHON}\n" in text and "ln -sf" in text
-    assert f"--target {img.RIC_PATH} awslambdaric==4.2.2 " in text
-    for req in img.RIC_REQUIREMENTS:
+    assert f"--target {img.PACKAGES_PATH} awslambdaric==4.2.2 " in text
+    for req in img.REQUIREMENTS:
         assert req in text
     assert "ENV PATH=/var/lang/bin:/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8" in lines
     assert lines[-1] == "WORKDIR /var/task"
@@ -282,9 +282,9 @@ def test_offline_image_runs_as_sandbox_user(client, offline_image):
     assert tuple(version) >= (3, 11)
     assert user == "sbx_user1051" and cwd == "/var/task"
     out = _run(client, tag, ["python3", "-c",
-               "import awslambdaric, awslambdaric.bootstrap, simplejson; print(awslambdaric.__file__)"],
-               user=f"{img.LAMBDA_UID}:{img.LAMBDA_GID}", environment={"PYTHONPATH": img.RIC_PATH})
-    assert out.strip().startswith(img.RIC_PATH + "/awslambdaric/")
+               "import awslambdaric, awslambdaric.bootstrap, simplejson, boto3; print(awslambdaric.__file__)"],
+               user=f"{img.LAMBDA_UID}:{img.LAMBDA_GID}", environment={"PYTHONPATH": img.PACKAGES_PATH})
+    assert out.strip().startswith(img.PACKAGES_PATH + "/awslambdaric/")
     out = _run(client, tag, ["sh", "-c", "grep sbx_user1051 /etc/passwd; stat -c %a /tmp; "
                              "ls -d /var/task /var/runtime; ls /usr/share/doc | wc -l"])
     passwd, tmp_mode, task, runtime, docs = out.split()
@@ -330,13 +330,13 @@ def test_online_recipe_builds_from_local_stand_in(client, offline_image, monkeyp
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
                     "-d", str(wheels), *img.PIP_PLATFORM_ARGS, "--no-deps", "pip",
-                    *img.RIC_REQUIREMENTS], check=True)
+                    *img.REQUIREMENTS], check=True)
     pip_wheel = next(p.name for p in wheels.iterdir() if p.name.startswith("pip-"))
     (tmp_path / "Dockerfile").write_text(
         f"FROM {offline_image[0]}\n"
         # python:3.12-slim's PATH has the sbin directories; the offline image's has not
         "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin\n"
-        "RUN userdel sbx_user1051 && (groupdel sbx_user1051 || true) && rm -rf /opt/awslambdaric /var/lang\n"
+        "RUN userdel sbx_user1051 && (groupdel sbx_user1051 || true) && rm -rf /var/lang\n"
         "COPY wheels /wheels\n"
         f"RUN printf '#!/bin/sh\\nexec python3 /wheels/{pip_wheel}/pip \"$@\" --no-index --find-links /wheels\\n'"
         " > /usr/local/bin/pip && chmod 755 /usr/local/bin/pip\n")
@@ -353,7 +353,7 @@ def test_online_recipe_builds_from_local_stand_in(client, offline_image, monkeyp
         assert labels["lambdalab.recipe"] == img.image_recipe_hash("online")
         assert labels["lambdalab.kind"] == "runtime-image"
         out = _run(client, tag, ["sh", "-c", "grep sbx_user1051 /etc/passwd && "
-                   f"PYTHONPATH={img.RIC_PATH} {img.RUNTIME_PYTHON} -c 'import awslambdaric; print(1)'"],
+                   f"PYTHONPATH={img.PACKAGES_PATH} {img.RUNTIME_PYTHON} -c 'import awslambdaric; print(1)'"],
                    user=f"{img.LAMBDA_UID}:{img.LAMBDA_GID}")
         assert out.splitlines() == ["sbx_user1051:x:993:990::/home/sbx_user1051:/sbin/nologin", "1"]
         assert any("Step" in line for line in lines)

@@ -6,13 +6,21 @@ capabilities dropped, no-new-privileges, a pids limit, a memory limit with no sw
 memory / 1,769 MB of a vCPU (capped at the host's cores). No engine socket inside. The function's
 code is mounted read-only at /var/task.
 
-Network: by default the container has no network at all (``network_mode="none"``, loopback only).
-The lab opens the Runtime API's listening socket *inside* the container's network namespace, at
-127.0.0.1:9001 as on Lambda, and serves it from the host process: the function reaches the Runtime
-API and nothing else. That needs the right to enter a namespace (root); otherwise the container
-joins an internal network (no route out) and the Runtime API listens on the host's end of it,
-where host services listening on every address are reachable too (``DockerBackend.network_mode``
-says which mode is in use).
+Network: the container has no network at all (``network_mode="none"``: a loopback interface and
+nothing else), so a function can reach its own Runtime API and nothing of the host, of other
+functions or of other labs. The Runtime API reaches it at 127.0.0.1:9001, Lambda's own address, in
+one of two ways (``DockerBackend.api_mode``):
+
+- ``"namespace"`` (the lab runs as root on a local engine): the lab opens the listening socket
+  *inside* the container's network namespace and serves it from the host process. Nothing extra
+  runs in the container.
+- ``"socket"`` (anyone else): the lab listens on a Unix socket of this environment's own, bind-mounted
+  into the container, and ``socat`` (in the runtime image) carries 127.0.0.1:9001 to it. A function
+  can stop its own socat, and so break only its own Runtime API.
+
+An earlier mode put every container on an internal bridge network with the Runtime API on the
+host's end of it: another function, even of another lab, could reach that address, park a
+``GET /next`` there and answer in the victim's place. No mode offers a reachable address now.
 
 The runtime process waits on a pipe until the Runtime API is ready, so Init Duration counts from the
 moment it is released, not the time the engine took to create and start the container (Lambda's
@@ -25,6 +33,7 @@ and ``lambdalab.host``, so that a later ``Lab()`` can reap what a dead kernel le
 import concurrent.futures
 import ctypes
 import os
+import shutil
 import socket
 import threading
 import time
@@ -38,8 +47,10 @@ PIDS_LIMIT = 1024               # Lambda: 1,024 processes/threads
 GUEST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guest")
 LOG_PATH_IN_SANDBOX = "/run/lambdalab-log"
 GO_PATH_IN_SANDBOX = "/run/lambdalab-go"
+API_SOCKET_IN_SANDBOX = "/run/lambdalab-api.sock"
 RUNTIME_API_PORT = 9001           # where Lambda's runtimes find the Runtime API: 127.0.0.1:9001
 CLONE_NEWNET = 0x40000000
+API_MODES = ("auto", "namespace", "socket")
 
 
 def _setns_net(fd):
@@ -133,10 +144,47 @@ def _pid_alive(pid):
     return True
 
 
+def _labelled(client, kind, label_filter):
+    """(id, labels) of the containers or networks carrying a label, without inspecting each.
+
+    The SDK's ``containers.list()`` lists and then inspects one by one, so a container that
+    another lab removes in between raises ``NotFound``: a classroom has many kernels on one
+    engine, and every list-then-act here must tolerate that.
+    """
+    import docker.errors
+    try:
+        if kind == "container":
+            rows = client.api.containers(all=True, filters={"label": label_filter})
+            return [(row["Id"], row.get("Labels") or {}) for row in rows]
+        rows = client.api.networks(filters={"label": label_filter})
+        return [(row["Id"], row.get("Labels") or {}) for row in rows]
+    except docker.errors.NotFound:
+        return []
+
+
+def _remove(client, kind, object_id):
+    """Remove a container (forcibly) or a network; one already gone counts as removed."""
+    import docker.errors
+    try:
+        if kind == "container":
+            client.api.remove_container(object_id, force=True)
+        else:
+            client.api.remove_network(object_id)
+        return True
+    except docker.errors.NotFound:
+        return False
+    except docker.errors.APIError as exc:
+        # 409 "removal already in progress": another lab is removing it right now.
+        if exc.status_code == 409:
+            return False
+        raise
+
+
 def reap_orphans(client, keep_lab=None):
     """Remove lambdalab containers and networks whose owning process on this host has died.
 
-    Returns the number of objects removed.
+    Returns the number of objects removed. Safe while other labs on the same engine create and
+    remove their own: nothing of a live lab is touched, and objects that vanish are skipped.
     """
     host = socket.gethostname()
     removed = 0
@@ -151,20 +199,13 @@ def reap_orphans(client, keep_lab=None):
         except ValueError:
             return True
 
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL}.lab"}):
-        if orphaned(container.labels):
-            try:
-                container.remove(force=True)
-                removed += 1
-            except Exception:
-                pass
-    for network in client.networks.list(filters={"label": f"{LABEL}.lab"}):
-        if orphaned(network.attrs.get("Labels") or {}):
-            try:
-                network.remove()
-                removed += 1
-            except Exception:
-                pass
+    for kind in ("container", "network"):
+        for object_id, labels in _labelled(client, kind, f"{LABEL}.lab"):
+            if orphaned(labels):
+                try:
+                    removed += _remove(client, kind, object_id)
+                except Exception:
+                    pass
     return removed
 
 
@@ -172,6 +213,7 @@ class DockerSandbox(Sandbox):
     """One container running one runtime process."""
 
     def __init__(self, backend, environment, env_vars, events):
+        from docker.types import Mount, Ulimit
         super().__init__(backend, environment, events)
         self._memory_bytes = 0
         self._memory_path = None
@@ -185,29 +227,43 @@ class DockerSandbox(Sandbox):
         # O_RDWR keeps a writer open on our side, so the reader never sees EOF between writers.
         self.logs = LogCollector(os.open(fifo, os.O_RDWR | os.O_NONBLOCK), name=f"logs-{environment.id}")
         self._go = os.open(go, os.O_RDWR)
+        mounts = [
+            Mount("/var/task", environment.code_dir, type="bind", read_only=True),
+            Mount("/var/runtime", backend.guest_dir, type="bind", read_only=True),
+            Mount(LOG_PATH_IN_SANDBOX, fifo, type="bind"),
+            Mount(GO_PATH_IN_SANDBOX, go, type="bind", read_only=True),
+        ]
+        # The shell waits for the go signal (the Runtime API is ready), points stdout and stderr
+        # at the log pipe, then becomes the runtime.
+        script = f'read go <{GO_PATH_IN_SANDBOX}; exec "$@" >{LOG_PATH_IN_SANDBOX} 2>&1'
+        self._api_socket = None
+        if backend.api_mode == "socket":
+            path = os.path.join(self.folder, "api.sock")
+            self._api_socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._api_socket.bind(path)
+            os.chmod(path, 0o666)   # the sandbox user connects to it
+            self._api_socket.listen(16)
+            mounts.append(Mount(API_SOCKET_IN_SANDBOX, path, type="bind"))
+            # socat carries 127.0.0.1:9001 to this environment's socket; the runtime is released
+            # only once it listens (0100007F:2329 is 127.0.0.1:9001 in /proc/net/tcp, 0A LISTEN),
+            # so the wait is not part of INIT.
+            script = (f"socat TCP-LISTEN:{RUNTIME_API_PORT},bind=127.0.0.1,reuseaddr,fork "
+                      f"UNIX-CONNECT:{API_SOCKET_IN_SANDBOX} </dev/null >/dev/null 2>&1 & "
+                      f"until grep -q ' 0100007F:{RUNTIME_API_PORT:04X} 00000000:0000 0A' /proc/net/tcp; "
+                      f"do :; done; " + script)
         command, runtime_env = backend.runtime_command(self.config)
         env_vars = {**env_vars, **runtime_env}
         memory = f"{self.config.memory_mb}m"
-        from docker.types import Mount, Ulimit
-        network = {"network_mode": "none"} if backend.network_mode == "none" else {"network": backend.network_name}
         self.container = backend.client.containers.create(
             backend.image,
-            # The shell waits for the go signal (the Runtime API is ready), points stdout and stderr
-            # at the log pipe, then becomes the runtime.
-            command=["/bin/sh", "-c",
-                     f'read go <{GO_PATH_IN_SANDBOX}; exec "$@" >{LOG_PATH_IN_SANDBOX} 2>&1', "sh", *command],
+            command=["/bin/sh", "-c", script, "sh", *command],
             user=f"{backend.uid}:{backend.gid}",
             environment=env_vars,
             labels=backend.labels(function=self.config.name, environment=environment.id),
             working_dir="/var/task",
             read_only=True,
             tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={self.config.ephemeral_storage_mb}m,mode=1777"},
-            mounts=[
-                Mount("/var/task", environment.code_dir, type="bind", read_only=True),
-                Mount("/var/runtime", GUEST_DIR, type="bind", read_only=True),
-                Mount(LOG_PATH_IN_SANDBOX, fifo, type="bind"),
-                Mount(GO_PATH_IN_SANDBOX, go, type="bind", read_only=True),
-            ],
+            mounts=mounts,
             mem_limit=memory,
             memswap_limit=memory,
             nano_cpus=int(cpu_share(self.config.memory_mb, backend.host_cpus) * 1e9),
@@ -215,10 +271,14 @@ class DockerSandbox(Sandbox):
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             ulimits=[Ulimit(name="nofile", soft=1024, hard=1024)],
+            # Lambda has no /dev/shm (so multiprocessing's queues and pools fail there, as here):
+            # a private IPC namespace with nothing mounted, instead of Docker's 64 MB tmpfs that
+            # no ephemeral-storage limit would count.
+            ipc_mode="none",
+            network_mode="none",
             init=True,
             stdin_open=False,
             log_config={"type": "none"},
-            **network,
         )
         backend.register(self)
 
@@ -227,8 +287,11 @@ class DockerSandbox(Sandbox):
 
         Returns the moment of release on the ``perf_counter`` clock: where INIT begins.
         """
+        if self._api_socket is not None:
+            sock, self._api_socket = self._api_socket, None
+            attach_api(sock)
         self.container.start()
-        if self.backend.network_mode == "none":
+        if self.backend.api_mode == "namespace":
             pid = self.backend.client.api.inspect_container(self.container.id)["State"]["Pid"]
             attach_api(listen_in_netns(pid, RUNTIME_API_PORT))
         released = time.perf_counter()
@@ -293,7 +356,9 @@ class DockerSandbox(Sandbox):
             os.close(self._go)
         except OSError:
             pass
-        for name in ("log", "go"):
+        if self._api_socket is not None:   # never started
+            self._api_socket.close()
+        for name in ("log", "go", "api.sock"):
             try:
                 os.unlink(os.path.join(self.folder, name))
             except OSError:
@@ -312,14 +377,23 @@ class DockerBackend:
                       "/tmp tmpfs sized to ephemeral storage, all capabilities dropped, no-new-privileges, "
                       "pids limit, memory limit without swap, CPU quota from memory")
 
+    runtime_dir = "/var/runtime"
+    runtime_api_address = f"127.0.0.1:{RUNTIME_API_PORT}"   # in every mode, as on Lambda
+    runtime_api_host = None
+
     @property
     def isolation(self):
-        if self.network_mode == "none":
-            return self.base_isolation + ", no network (Runtime API at 127.0.0.1:9001 only)"
-        return self.base_isolation + ", internal network (no route out; host addresses reachable)"
-    runtime_dir = "/var/runtime"
+        how = {"namespace": "served by the lab inside the container's own network namespace",
+               "socket": "carried by socat to a Unix socket of the environment's own"}[self.api_mode]
+        return (self.base_isolation + ", no /dev/shm, no network at all: the function reaches its own "
+                f"Runtime API at 127.0.0.1:9001 ({how}) and nothing else")
 
     def __init__(self, lab_id, workdir, client=None, image=None, progress=None, network_mode="auto"):
+        """``network_mode`` picks how the Runtime API reaches the container (see the module's
+        docstring): ``"auto"`` (``"namespace"`` where the lab may enter the container's network
+        namespace, else ``"socket"``), ``"namespace"`` or ``"socket"``."""
+        if network_mode not in API_MODES:
+            raise ValueError(f"docker network mode must be one of {API_MODES}, got {network_mode!r}")
         from . import image as image_module
         self.client = client or docker_client()
         if self.client is None:
@@ -329,7 +403,7 @@ class DockerBackend:
         self.image = image or image_module.ensure_runtime_image(self.client, progress=progress)
         self.uid, self.gid = image_module.LAMBDA_UID, image_module.LAMBDA_GID
         self._python = image_module.RUNTIME_PYTHON
-        self._ric_path = image_module.RIC_PATH
+        self._packages = image_module.PACKAGES_PATH
         image_obj = self.client.images.get(self.image)
         self._image_id = image_obj.id.split(":")[-1]
         self.runtime_version = f"python:3.11.lambdalab.{self._image_id[:8]}"
@@ -338,20 +412,14 @@ class DockerBackend:
         self._sandboxes_lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="lambdalab-reap")
         self._pending = set()
-        self.network_name = f"lambdalab-{lab_id}"
-        self.network = None
         if network_mode == "auto":
-            network_mode = "none" if can_enter_namespaces(self.client) else "internal"
-        self.network_mode = network_mode
-        if network_mode == "none":
-            self.runtime_api_address = f"127.0.0.1:{RUNTIME_API_PORT}"
-            self.runtime_api_host = None
-        else:
-            self.runtime_api_address = None
-            self.network = self.client.networks.create(self.network_name, driver="bridge", internal=True,
-                                                       labels=self.labels())
-            self.network.reload()
-            self.runtime_api_host = self.network.attrs["IPAM"]["Config"][0]["Gateway"]
+            network_mode = "namespace" if can_enter_namespaces(self.client) else "socket"
+        self.api_mode = network_mode
+        # The guest runtime client is mounted from a copy in the lab's folder, not from this
+        # checkout, so /proc/self/mountinfo inside shows no host path of the user's.
+        self.guest_dir = os.path.join(workdir, "runtime")
+        shutil.copytree(GUEST_DIR, self.guest_dir, ignore=shutil.ignore_patterns("__pycache__"),
+                        dirs_exist_ok=True)
         self._events = self.client.events(decode=True, filters={"type": "container", "event": ["die", "oom"],
                                                                 "label": f"{LABEL}.lab={lab_id}"})
         self._watcher = threading.Thread(target=self._watch, name="lambdalab-docker-events", daemon=True)
@@ -373,8 +441,9 @@ class DockerBackend:
         """The runtime process and the variables it needs: lambdalab's client or AWS's awslambdaric."""
         if config.runtime_client == "awslambdaric":
             return ([self._python, "-m", "awslambdaric", config.handler_string],
-                    {"PYTHONPATH": f"{self.runtime_dir}:{self._ric_path}"})
-        return [self._python, f"{self.runtime_dir}/bootstrap.py"], {"PYTHONPATH": self.runtime_dir}
+                    {"PYTHONPATH": f"{self.runtime_dir}:{self._packages}"})
+        return ([self._python, f"{self.runtime_dir}/bootstrap.py"],
+                {"PYTHONPATH": f"{self.runtime_dir}:{self._packages}"})
 
     def create_sandbox(self, environment, env_vars, events):
         return DockerSandbox(self, environment, env_vars, events)
@@ -418,7 +487,7 @@ class DockerBackend:
         future.add_done_callback(self._pending.discard)
 
     def close(self):
-        """Remove every container and the network of this lab; waits for removals to finish."""
+        """Remove every container of this lab; waits for removals to finish."""
         with self._sandboxes_lock:
             sandboxes = list(self._sandboxes.values())
         for sandbox in sandboxes:
@@ -429,13 +498,8 @@ class DockerBackend:
             self._events.close()
         except Exception:
             pass
-        for container in self.client.containers.list(all=True, filters={"label": f"{LABEL}.lab={self.lab_id}"}):
+        for object_id, _ in _labelled(self.client, "container", f"{LABEL}.lab={self.lab_id}"):
             try:
-                container.remove(force=True)
-            except Exception:
-                pass
-        if self.network is not None:
-            try:
-                self.network.remove()
+                _remove(self.client, "container", object_id)
             except Exception:
                 pass

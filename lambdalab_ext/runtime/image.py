@@ -1,7 +1,10 @@
 """Runtime image: the container image every execution environment starts from.
 
 Two recipes produce the same layout (Lambda's sandbox user, /var/task, /var/runtime,
-/var/lang/bin/python3, AWS's awslambdaric under RIC_PATH):
+/var/lang/bin/python3, and under PACKAGES_PATH what AWS's Python runtimes bring: the AWS SDK
+(boto3, botocore) and AWS's runtime interface client awslambdaric), plus socat, which carries
+the Runtime API from a Unix socket to 127.0.0.1:9001 where the lab cannot enter the
+container's network namespace:
 
 - "online": a Dockerfile FROM a public Python base image, for a machine whose engine
   reaches a registry (a learner's laptop).
@@ -30,16 +33,24 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 RUNTIME_PYTHON = "/var/lang/bin/python3"  # interpreter path inside the image (a symlink)
-RIC_PATH = "/opt/awslambdaric"            # awslambdaric + deps, installed with pip --target
+# awslambdaric, boto3 and their dependencies, installed with pip --target. Not under /opt:
+# that is where Lambda mounts a function's layers.
+PACKAGES_PATH = "/var/lang/lib/site-packages"
 LAMBDA_UID, LAMBDA_GID = 993, 990          # Lambda's sandbox user sbx_user1051
 LAMBDA_USER = "sbx_user1051"
 
 IMAGE_REPO = "lambdalab/python-runtime"
 # Bump when a build step changes in a way the data below does not capture.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 
 # Pinned in full (transitive deps too) so that the recipe hash names one image content.
 RIC_REQUIREMENTS = ("awslambdaric==4.2.2", "simplejson==4.3.0", "snapshot-restore-py==1.0.0")
+# AWS's Python runtimes include the SDK, so `import boto3` works in a function with no package.
+SDK_REQUIREMENTS = ("boto3==1.44.8", "botocore==1.44.8", "s3transfer==0.19.3", "jmespath==1.1.0",
+                    "python-dateutil==2.9.0.post0", "six==1.17.0", "urllib3==2.8.0")
+REQUIREMENTS = RIC_REQUIREMENTS + SDK_REQUIREMENTS
+# Debian packages beyond python3: socat forwards the Runtime API in the socket mode.
+DEBIAN_PACKAGES = ("python3", "socat")
 ONLINE_BASE_IMAGE = "python:3.12-slim"     # override: env LAMBDALAB_BASE_IMAGE
 DEBIAN_SUITE = "bookworm"                  # its python3 is 3.11, matching PIP_PLATFORM_ARGS
 PIP_PLATFORM_ARGS = ("--only-binary=:all:", "--platform", "manylinux2014_x86_64",
@@ -51,7 +62,7 @@ SETUP_STEPS = (
     f"groupadd -g {LAMBDA_GID} {LAMBDA_USER}",
     # -l: no lastlog entry (a sparse file that is huge for high uids); -M: Lambda has no home dir.
     f"useradd -l -M -u {LAMBDA_UID} -g {LAMBDA_GID} -d /home/{LAMBDA_USER} -s /sbin/nologin {LAMBDA_USER}",
-    f"mkdir -p /var/task /var/runtime {RIC_PATH} {os.path.dirname(RUNTIME_PYTHON)} /tmp",
+    f"mkdir -p /var/task /var/runtime {PACKAGES_PATH} {os.path.dirname(RUNTIME_PYTHON)} /tmp",
     "chmod 1777 /tmp",
     # Point at the real versioned binary so sys.executable is stable whichever base we use.
     f'ln -sf "$(readlink -f "$(command -v python3)")" {RUNTIME_PYTHON}',
@@ -87,11 +98,15 @@ def dockerfile_text(base_image: str | None = None) -> str:
     because one of them is the hash of this very text."""
     run_setup = " && \\\n    ".join(SETUP_STEPS)
     env = " ".join(f"{k}={v}" for k, v in IMAGE_ENV.items())
+    # A base that already has the Debian packages (a local stand-in) needs no apt at all.
+    packages = " ".join(p for p in DEBIAN_PACKAGES if p != "python3")
     return (
         f"FROM {base_image or online_base_image()}\n"
+        f"RUN command -v {packages} >/dev/null || (apt-get update && \\\n"
+        f"    apt-get install -y --no-install-recommends {packages} && rm -rf /var/lib/apt/lists/*)\n"
         f"RUN {run_setup}\n"
         f"RUN PIP_ROOT_USER_ACTION=ignore pip install --no-cache-dir --disable-pip-version-check \\\n"
-        f"    --target {RIC_PATH} {' '.join(RIC_REQUIREMENTS)}\n"
+        f"    --target {PACKAGES_PATH} {' '.join(REQUIREMENTS)}\n"
         f"ENV {env}\n"
         f"WORKDIR {WORKDIR}\n"
     )
@@ -110,9 +125,9 @@ def image_recipe_hash(source: str) -> str:
     if source == "online":
         recipe = {"dockerfile": dockerfile_text()}
     elif source == "offline":
-        recipe = {"suite": DEBIAN_SUITE, "variant": "minbase", "include": ["python3"],
+        recipe = {"suite": DEBIAN_SUITE, "variant": "minbase", "include": list(DEBIAN_PACKAGES),
                   "setup": list(SETUP_STEPS), "pip": list(PIP_PLATFORM_ARGS),
-                  "requirements": list(RIC_REQUIREMENTS), "strip": list(STRIP_GLOBS),
+                  "requirements": list(REQUIREMENTS), "strip": list(STRIP_GLOBS),
                   "changes": _import_changes()}
     else:
         raise ValueError(f"source must be 'offline' or 'online', not {source!r}")
@@ -310,12 +325,12 @@ def _build_offline(client, tag: str, labels: dict[str, str], progress: Progress)
     work = Path(tempfile.mkdtemp(prefix="image-", dir=builds))
     rootfs = work / "rootfs"
     try:
-        stage(f"debootstrap minbase + python3 from {mirror or 'the default mirror'}")
-        _run([debootstrap, "--variant=minbase", "--include=python3", DEBIAN_SUITE,
+        stage(f"debootstrap minbase + {', '.join(DEBIAN_PACKAGES)} from {mirror or 'the default mirror'}")
+        _run([debootstrap, "--variant=minbase", f"--include={','.join(DEBIAN_PACKAGES)}", DEBIAN_SUITE,
               str(rootfs)] + ([mirror] if mirror else []), "debootstrap",
              log=work / "debootstrap.log")
 
-        stage(f"sandbox user, directories, awslambdaric into {RIC_PATH}")
+        stage(f"sandbox user, directories, awslambdaric and boto3 into {PACKAGES_PATH}")
         chroot_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
         script = "set -e\n" + "\n".join(SETUP_STEPS)
         _run(["chroot", str(rootfs), "/bin/sh", "-c", script], "image setup", env=chroot_env)
@@ -323,10 +338,10 @@ def _build_offline(client, tag: str, labels: dict[str, str], progress: Progress)
         # for the image's Python, not the host's. Bytecode is compiled by the image's own
         # interpreter below, because the root filesystem is read-only at run time.
         _run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-              "--no-compile", "--target", str(rootfs / RIC_PATH.lstrip("/")),
-              *PIP_PLATFORM_ARGS, *RIC_REQUIREMENTS], "pip install awslambdaric",
+              "--no-compile", "--target", str(rootfs / PACKAGES_PATH.lstrip("/")),
+              *PIP_PLATFORM_ARGS, *REQUIREMENTS], "pip install awslambdaric boto3",
              env={**os.environ, "PIP_ROOT_USER_ACTION": "ignore"})
-        _run(["chroot", str(rootfs), "python3", "-m", "compileall", "-q", RIC_PATH],
+        _run(["chroot", str(rootfs), "python3", "-m", "compileall", "-q", PACKAGES_PATH],
              "compileall", env=chroot_env)
 
         stage("strip caches, docs, translations")
@@ -385,11 +400,18 @@ def ensure_runtime_image(client, *, source: str = "auto", progress: Progress | N
 
     `client` is a docker.DockerClient. `source` is "auto", "offline" or "online" (see
     resolve_source). The tag is f"{IMAGE_REPO}:<source>-<hash12>", so an existing image
-    is the cache: it is returned at once and `progress` is not called. `progress` gets
+    is the cache: it is returned at once and `progress` is not called; with "auto", the
+    current image of either recipe is used before anything is built. `progress` gets
     one line per build stage (default: stderr). Concurrent callers (other processes)
     wait for one build. Raises RuntimeError, saying what is missing, if it cannot build.
     """
     progress = progress or _stderr_progress
+    if source == "auto" and not os.environ.get("LAMBDALAB_IMAGE_SOURCE", "").strip():
+        # An image either recipe built is as good as the other: use it before building one
+        # (a machine without debootstrap may still have the offline image, and the reverse).
+        for candidate in ("offline", "online"):
+            if _image_exists(client, image_tag(candidate)):
+                return image_tag(candidate)
     source = resolve_source(client, source)
     digest = image_recipe_hash(source)
     tag = f"{IMAGE_REPO}:{source}-{digest[:12]}"
