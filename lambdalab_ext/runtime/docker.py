@@ -78,20 +78,40 @@ def _in_thread(fn):
     return out["value"]
 
 
-def listen_in_netns(pid, port):
-    """A TCP socket listening on 127.0.0.1:``port`` inside the network namespace of process ``pid``."""
+def listen_in_netns(pid, ports):
+    """TCP sockets listening on 127.0.0.1 at each of ``ports`` inside the network namespace of
+    process ``pid``, in that order (one namespace entry for all)."""
     def work():
         fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
         try:
             _setns_net(fd)
         finally:
             os.close(fd)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
-        sock.listen(16)
-        return sock
+        socks = []
+        for port in ports:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
+            sock.listen(16)
+            socks.append(sock)
+        return socks
     return _in_thread(work)
+
+
+def _unix_listener(path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    os.chmod(path, 0o666)   # the sandbox user connects to it
+    sock.listen(16)
+    return sock
+
+
+def _forwarder(port, path):
+    """The shell line that starts socat carrying 127.0.0.1:``port`` to the Unix socket ``path`` and
+    waits until it listens (``0100007F:PORT ... 0A`` is 127.0.0.1:PORT in LISTEN in /proc/net/tcp)."""
+    return (f"socat TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:{path} "
+            f"</dev/null >/dev/null 2>&1 & "
+            f"until grep -q ' 0100007F:{port:04X} 00000000:0000 0A' /proc/net/tcp; do :; done; ")
 
 
 def can_enter_namespaces(client):
@@ -236,21 +256,26 @@ class DockerSandbox(Sandbox):
         # The shell waits for the go signal (the Runtime API is ready), points stdout and stderr
         # at the log pipe, then becomes the runtime.
         script = f'read go <{GO_PATH_IN_SANDBOX}; exec "$@" >{LOG_PATH_IN_SANDBOX} 2>&1'
+        # The lab's endpoints (the embedded AWS) the environment reaches at 127.0.0.1:PORT: in the
+        # socket mode, each through a Unix socket of its own and socat, like the Runtime API.
         self._api_socket = None
+        self._endpoint_sockets = {}     # port -> listening socket made before the start
+        self._relayed = []              # the relay's handles, closed with the sandbox
         if backend.api_mode == "socket":
-            path = os.path.join(self.folder, "api.sock")
-            self._api_socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self._api_socket.bind(path)
-            os.chmod(path, 0o666)   # the sandbox user connects to it
-            self._api_socket.listen(16)
-            mounts.append(Mount(API_SOCKET_IN_SANDBOX, path, type="bind"))
-            # socat carries 127.0.0.1:9001 to this environment's socket; the runtime is released
-            # only once it listens (0100007F:2329 is 127.0.0.1:9001 in /proc/net/tcp, 0A LISTEN),
-            # so the wait is not part of INIT.
-            script = (f"socat TCP-LISTEN:{RUNTIME_API_PORT},bind=127.0.0.1,reuseaddr,fork "
-                      f"UNIX-CONNECT:{API_SOCKET_IN_SANDBOX} </dev/null >/dev/null 2>&1 & "
-                      f"until grep -q ' 0100007F:{RUNTIME_API_PORT:04X} 00000000:0000 0A' /proc/net/tcp; "
-                      f"do :; done; " + script)
+            forwards = [(RUNTIME_API_PORT, "api")] + [(port, name) for port, (name, _) in backend.endpoints.items()]
+            script_head = ""
+            for port, name in forwards:
+                host_path = os.path.join(self.folder, f"{name}.sock")
+                sandbox_path = f"/run/lambdalab-{name}.sock"
+                sock = _unix_listener(host_path)
+                if port == RUNTIME_API_PORT:
+                    self._api_socket = sock
+                else:
+                    self._endpoint_sockets[port] = sock
+                mounts.append(Mount(sandbox_path, host_path, type="bind"))
+                script_head += _forwarder(port, sandbox_path)
+            # The runtime is released only once every forwarder listens: the wait is not INIT.
+            script = script_head + script
         command, runtime_env = backend.runtime_command(self.config)
         env_vars = {**env_vars, **runtime_env}
         memory = f"{self.config.memory_mb}m"
@@ -291,9 +316,16 @@ class DockerSandbox(Sandbox):
             sock, self._api_socket = self._api_socket, None
             attach_api(sock)
         self.container.start()
+        endpoint_sockets, self._endpoint_sockets = self._endpoint_sockets, {}
         if self.backend.api_mode == "namespace":
             pid = self.backend.client.api.inspect_container(self.container.id)["State"]["Pid"]
-            attach_api(listen_in_netns(pid, RUNTIME_API_PORT))
+            ports = list(self.backend.endpoints)
+            api_sock, *others = listen_in_netns(pid, [RUNTIME_API_PORT] + ports)
+            attach_api(api_sock)
+            endpoint_sockets = dict(zip(ports, others))
+        for port, sock in endpoint_sockets.items():
+            name, connect = self.backend.endpoints[port]
+            self._relayed.append(self.backend.relay.listen(sock, connect, name=name))
         released = time.perf_counter()
         os.write(self._go, b"go\n")
         return released
@@ -356,9 +388,12 @@ class DockerSandbox(Sandbox):
             os.close(self._go)
         except OSError:
             pass
-        if self._api_socket is not None:   # never started
-            self._api_socket.close()
-        for name in ("log", "go", "api.sock"):
+        for listener in self._relayed:
+            self.backend.relay.close_listener(listener)
+        for sock in [self._api_socket, *self._endpoint_sockets.values()]:   # made, never started
+            if sock is not None:
+                sock.close()
+        for name in os.listdir(self.folder) if os.path.isdir(self.folder) else ():
             try:
                 os.unlink(os.path.join(self.folder, name))
             except OSError:
@@ -388,10 +423,15 @@ class DockerBackend:
         return (self.base_isolation + ", no /dev/shm, no network at all: the function reaches its own "
                 f"Runtime API at 127.0.0.1:9001 ({how}) and nothing else")
 
-    def __init__(self, lab_id, workdir, client=None, image=None, progress=None, network_mode="auto"):
+    def __init__(self, lab_id, workdir, client=None, image=None, progress=None, network_mode="auto",
+                 endpoints=None):
         """``network_mode`` picks how the Runtime API reaches the container (see the module's
         docstring): ``"auto"`` (``"namespace"`` where the lab may enter the container's network
-        namespace, else ``"socket"``), ``"namespace"`` or ``"socket"``."""
+        namespace, else ``"socket"``), ``"namespace"`` or ``"socket"``.
+
+        ``endpoints`` maps a port the function reaches at 127.0.0.1 to ``(name, connect)``, where
+        ``connect()`` returns a socket connected to the lab's endpoint behind it (the embedded AWS):
+        the relay carries the bytes, and nothing else is reachable."""
         if network_mode not in API_MODES:
             raise ValueError(f"docker network mode must be one of {API_MODES}, got {network_mode!r}")
         from . import image as image_module
@@ -415,6 +455,8 @@ class DockerBackend:
         if network_mode == "auto":
             network_mode = "namespace" if can_enter_namespaces(self.client) else "socket"
         self.api_mode = network_mode
+        self.endpoints = dict(endpoints or {})
+        self._relay = None
         # The guest runtime client is mounted from a copy in the lab's folder, not from this
         # checkout, so /proc/self/mountinfo inside shows no host path of the user's.
         self.guest_dir = os.path.join(workdir, "runtime")
@@ -424,6 +466,13 @@ class DockerBackend:
                                                                 "label": f"{LABEL}.lab={lab_id}"})
         self._watcher = threading.Thread(target=self._watch, name="lambdalab-docker-events", daemon=True)
         self._watcher.start()
+
+    @property
+    def relay(self):
+        if self._relay is None:
+            from .relay import Relay
+            self._relay = Relay(name=f"lambdalab-relay-{self.lab_id}")
+        return self._relay
 
     def labels(self, **extra):
         labels = {LABEL: "1", f"{LABEL}.lab": self.lab_id, f"{LABEL}.pid": str(os.getpid()),
@@ -498,6 +547,8 @@ class DockerBackend:
             self._events.close()
         except Exception:
             pass
+        if self._relay is not None:
+            self._relay.close()
         for object_id, _ in _labelled(self.client, "container", f"{LABEL}.lab={self.lab_id}"):
             try:
                 _remove(self.client, "container", object_id)

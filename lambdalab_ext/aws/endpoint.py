@@ -1,0 +1,141 @@
+"""One local HTTP endpoint for every AWS API a notebook or a function calls.
+
+moto's services (S3, DynamoDB, SQS, SNS, EventBridge, Kinesis, CloudWatch Logs, Secrets Manager,
+SSM, KMS, STS, IAM...) answer in this process, so a notebook cell and a function see the same
+state; requests for Lambda go to the lab's own Lambda API instead (moto's Lambda would run functions
+its own way). The endpoint starts on first need and stops with the lab.
+
+A service that moto does not implement answers with AWS's error shape (``UnknownOperation``-style
+JSON or XML as botocore parses it), never a hang.
+
+>>> aws = AWSEndpoint()                                                  # doctest: +SKIP
+>>> aws.client("s3").create_bucket(Bucket="uploads")                      # doctest: +SKIP
+>>> aws.endpoint_url                                                      # doctest: +SKIP
+'http://127.0.0.1:40123'
+"""
+
+import json
+import os
+import re
+import threading
+import time
+
+# Credentials the notebook side signs with (moto checks none unless told; the lab's IAM will).
+NOTEBOOK_ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"          # AWS's documented example key
+NOTEBOOK_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+
+
+def service_of(environ):
+    """(access key id, region, service) named by a SigV4 request's credential scope, or Nones."""
+    match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if not match:
+        return None, None, None
+    return match.group(1), match.group(2), match.group(3).lower()
+
+
+class AWSEndpoint:
+    """moto's services plus the lab's Lambda API on 127.0.0.1, started on first need.
+
+    ``lambda_app`` is a WSGI application for the Lambda API (the lab's own); ``region`` the default
+    region of the clients this object makes.
+    """
+
+    def __init__(self, lambda_app=None, region="us-east-1", host="127.0.0.1"):
+        self.lambda_app = lambda_app
+        self.region = region
+        self.host = host
+        self.start_seconds = None          # what moto's start-up cost, measured on first need
+        self._server = None
+        self._thread = None
+        self._lock = threading.Lock()
+
+    # -- life -----------------------------------------------------------------------------------
+    @property
+    def started(self):
+        return self._server is not None
+
+    def start(self):
+        """Start the endpoint now (the first AWS call would). Returns its URL."""
+        with self._lock:
+            if self._server is None:
+                started = time.perf_counter()
+                # moto reads these at import; the lab's functions never run inside moto.
+                os.environ.setdefault("MOTO_DOCKER_NETWORK_MODE", "none")
+                from moto.moto_server.werkzeug_app import (DomainDispatcherApplication, MotoRequestHandler,
+                                                           create_backend_app)
+                from werkzeug.serving import make_server
+                class QuietHandler(MotoRequestHandler):
+                    def log_request(self, *args, **kwargs):   # no access log in the notebook
+                        pass
+
+                self._moto = DomainDispatcherApplication(create_backend_app)
+                self._server = make_server(self.host, 0, self._dispatch, threaded=True,
+                                           request_handler=QuietHandler)
+                self._server.daemon_threads = True
+                self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                                name="lambdalab-aws", daemon=True)
+                self._thread.start()
+                self.start_seconds = time.perf_counter() - started
+            host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def address(self):
+        """(host, port) of the endpoint, starting it if needed."""
+        self.start()
+        return self._server.server_address[:2]
+
+    @property
+    def endpoint_url(self):
+        """``http://127.0.0.1:PORT``, starting the endpoint if needed."""
+        return self.start()
+
+    def stop(self):
+        with self._lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            self._thread.join(timeout=5)
+
+    # -- clients --------------------------------------------------------------------------------
+    def client(self, service, **kwargs):
+        """A boto3 client of ``service`` on this endpoint (the notebook's side)."""
+        import boto3
+        return self.session().client(service, endpoint_url=self.endpoint_url, **kwargs)
+
+    def resource(self, service, **kwargs):
+        return self.session().resource(service, endpoint_url=self.endpoint_url, **kwargs)
+
+    def session(self):
+        import boto3
+        return boto3.session.Session(aws_access_key_id=NOTEBOOK_ACCESS_KEY,
+                                     aws_secret_access_key=NOTEBOOK_SECRET_KEY, region_name=self.region)
+
+    # -- routing --------------------------------------------------------------------------------
+    def _dispatch(self, environ, start_response):
+        _, _, service = service_of(environ)
+        if service == "lambda":
+            if self.lambda_app is None:
+                return _error(start_response, 501, "ServiceException", "The lab's Lambda API is not attached.")
+            return self.lambda_app(environ, start_response)
+        try:
+            return self._moto(environ, start_response)
+        except Exception as exc:   # a service or operation moto lacks: AWS's error shape, not a hang
+            return _error(start_response, 501, "NotImplemented",
+                          f"lambdalab's embedded AWS (moto) does not implement this request ({service or 'unknown service'}): "
+                          f"{type(exc).__name__}: {exc}")
+
+    def __repr__(self):
+        state = f"http://{self.host}:{self._server.server_address[1]}" if self.started else "not started"
+        return f"<AWSEndpoint {state}>"
+
+
+def _error(start_response, status, code, message):
+    body = json.dumps({"__type": code, "message": message, "Message": message}).encode()
+    start_response(f"{status} {'Not Implemented' if status == 501 else 'Error'}",
+                   [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code),
+                    ("Content-Length", str(len(body)))])
+    return [body]
