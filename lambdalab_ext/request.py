@@ -1,0 +1,61 @@
+"""The invocation request: what Lambda carries with an event, from whoever invoked to the runtime.
+
+A synchronous invoke, the asynchronous queue, a poller and a workflow all build one; destinations,
+recursion detection and traces read it. Fields follow the Invoke API ("Invoke", AWS Lambda API
+Reference) and the Runtime API's headers ("Using the Lambda runtime API for custom runtimes").
+
+>>> request = InvocationRequest.make("resize", b'{"key": "a.png"}', invocation_type="Event",
+...                                  source="s3", source_arn="arn:aws:s3:::uploads")
+>>> request.invocation_type, request.source, request.attempt
+('Event', 's3', 1)
+"""
+
+import dataclasses
+import secrets
+import time
+import uuid
+
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+
+
+def new_trace_header(sampled=False):
+    """An X-Ray trace header as Lambda writes it: Root=1-<8 hex epoch>-<24 hex>;Parent=...;Sampled=..."""
+    return (f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};"
+            f"Sampled={1 if sampled else 0}")
+
+
+@dataclasses.dataclass
+class InvocationRequest:
+    """One request to invoke a function, as the Lambda service holds it."""
+
+    function_name: str
+    payload: bytes
+    invocation_type: str = "RequestResponse"
+    request_id: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+    client_context: dict | None = None         # the mobile-SDK ClientContext (sync invokes)
+    cognito_identity: dict | None = None       # {"cognitoIdentityId", "cognitoIdentityPoolId"}
+    trace_header: str | None = None            # X-Amzn-Trace-Id, propagated downstream
+    source: str = "direct"                     # who invoked: direct, lambda-api, s3, sqs, sns, ...
+    source_arn: str | None = None
+    source_account: str | None = None
+    qualifier: str = "$LATEST"
+    attempt: int = 1                           # asynchronous attempts: 1, 2, 3
+    accepted_at: float | None = None           # lab clock, when the event was queued (event age)
+    recursion_depth: int = 0                   # invocations in this chain so far (loop detection)
+
+    def __post_init__(self):
+        if self.invocation_type not in INVOCATION_TYPES:
+            from .errors import InvalidParameterValueException
+            raise InvalidParameterValueException(
+                f"1 validation error detected: Value '{self.invocation_type}' at 'invocationType' failed to "
+                f"satisfy constraint: Member must satisfy enum value set: [{', '.join(INVOCATION_TYPES)}]")
+        if self.trace_header is None:
+            self.trace_header = new_trace_header()
+
+    @classmethod
+    def make(cls, function_name, payload, **fields):
+        return cls(function_name=function_name, payload=payload, **fields)
+
+    def retry(self):
+        """The same event, one attempt later (an asynchronous retry keeps the request id)."""
+        return dataclasses.replace(self, attempt=self.attempt + 1)
