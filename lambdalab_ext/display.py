@@ -2,14 +2,27 @@
 
 Pure formatting, no Lambda logic. Colours come from JupyterLab's theme variables (with fallbacks),
 so the view reads well in light and dark themes.
+
+A view never raises, whatever the function sent back: a response that is not JSON is shown as its
+raw text, and a missing or odd field as a dash. What a view shows is bounded (both copies, HTML and
+text, are saved in the notebook): the response up to ``PAYLOAD_SHOWN`` characters, the log's first
+``LOG_HEAD_SHOWN`` and last ``LOG_TAIL_SHOWN`` characters (its REPORT line is at the end), each cut
+marked with where the whole is: ``result.payload`` / ``result.raw_payload`` and ``result.logs``.
 """
 
 import html
 import json
 
+PAYLOAD_SHOWN = 64 * 1024
+LOG_HEAD_SHOWN = 48 * 1024
+LOG_TAIL_SHOWN = 16 * 1024
+
 
 def _fmt_ms(value):
-    return "—" if value is None else f"{value:,.2f} ms"
+    try:
+        return "—" if value is None else f"{value:,.2f} ms"
+    except (TypeError, ValueError):
+        return "—"
 
 
 def _usd(amount):
@@ -23,28 +36,72 @@ def _usd(amount):
     return f"${value:.{max(digits, 2)}f}"
 
 
+def _cost(result):
+    try:
+        return _usd(result.cost.total)
+    except Exception:   # a result without the fields pricing reads
+        return "—"
+
+
+def _error(result):
+    """The error object as a dict, whatever the runtime client posted."""
+    error = result.error
+    if error is None or isinstance(error, dict):
+        return error
+    return {"errorType": "", "errorMessage": str(error)}
+
+
+def _cut_middle(text, head, tail, what, where):
+    if len(text) <= head + tail:
+        return text
+    left = len(text) - head - tail
+    return (f"{text[:head]}\n... lambdalab: {left:,} characters of the {what} not shown here; "
+            f"all of it: {where} ...\n{text[-tail:]}")
+
+
 def payload_text(result):
-    if result.raw_payload is None and result.error is None:
+    """The response as indented JSON, or its raw text when it is not JSON; bounded."""
+    error = _error(result)
+    raw = result.raw_payload
+    if raw is None and error is None:
         return "null"
-    return json.dumps(result.payload, indent=2, ensure_ascii=False, default=str)
+    try:
+        text = json.dumps(error if error is not None else json.loads(raw), indent=2, ensure_ascii=False,
+                          default=str)
+    except (ValueError, TypeError, RecursionError):
+        # awslambdaric posts a returned ``bytes`` as it is; a deeply nested value defeats json.
+        if isinstance(raw, (bytes, bytearray)):
+            raw = bytes(raw).decode("utf-8", "replace")
+        text = f"(the response is not JSON: its raw text follows, also in result.raw_payload)\n{raw}"
+    if len(text) > PAYLOAD_SHOWN:
+        text = (f"{text[:PAYLOAD_SHOWN]}\n... lambdalab: response cut here, {len(text) - PAYLOAD_SHOWN:,} "
+                "more characters; all of it: result.payload (or result.raw_payload)")
+    return text
+
+
+def logs_text(result):
+    """The log of the invocation, bounded: its head and its tail (where START / END / REPORT are)."""
+    logs = result.logs if isinstance(result.logs, str) else ("" if result.logs is None else str(result.logs))
+    return _cut_middle(logs, LOG_HEAD_SHOWN, LOG_TAIL_SHOWN, "log", "result.logs or %lambda logs "
+                       f"{result.function_name}")
 
 
 def summary_line(result):
     """One line: name, cold/warm, status, durations, memory, cost."""
-    parts = [result.function_name, "cold start" if result.cold else "warm", result.status]
+    parts = [str(result.function_name), "cold start" if result.cold else "warm", str(result.status)]
     if result.init_duration_ms is not None:
         parts.append(f"init {_fmt_ms(result.init_duration_ms)}")
     parts.append(f"duration {_fmt_ms(result.duration_ms)}")
     parts.append(f"billed {result.billed_duration_ms} ms")
     if result.max_memory_used_mb is not None:
         parts.append(f"memory {result.max_memory_used_mb}/{result.memory_size_mb} MB")
-    parts.append(f"cost {_usd(result.cost.total)}")
+    parts.append(f"cost {_cost(result)}")
     return " · ".join(parts)
 
 
 def to_text(result):
     label = "Error" if result.error is not None else "Response"
-    return f"{summary_line(result)}\n{label}:\n{payload_text(result)}\nLog output:\n{result.logs}"
+    return f"{summary_line(result)}\n{label}:\n{payload_text(result)}\nLog output:\n{logs_text(result)}"
 
 
 _STYLE = """
@@ -71,33 +128,48 @@ _STYLE = """
 """
 
 
+def _escape(value):
+    return html.escape(str(value))   # any field may hold any type
+
+
+def _memory_cell(result):
+    used, size = result.max_memory_used_mb, result.memory_size_mb
+    try:
+        share = min(100.0, max(0.0, 100.0 * used / size))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return f"{'—' if used is None else _escape(used)} of {_escape(size)} MB"
+    return (f'<span class="ll-bar"><span style="width:{share:.1f}%"></span></span>'
+            f"{used} MB of {size} MB")
+
+
 def to_html(result):
-    e = html.escape
+    e = _escape
     mark = "cold" if result.cold else "warm"
+    error = _error(result)
     rows = []
     if result.init_duration_ms is not None:
         rows.append(("Init duration", _fmt_ms(result.init_duration_ms)))
     rows.append(("Duration", _fmt_ms(result.duration_ms)))
-    rows.append(("Billed duration", f"{result.billed_duration_ms:,} ms"))
-    if result.max_memory_used_mb is not None:
-        share = min(100.0, 100.0 * result.max_memory_used_mb / result.memory_size_mb)
-        memory = (f'<span class="ll-bar"><span style="width:{share:.1f}%"></span></span>'
-                  f"{result.max_memory_used_mb} MB of {result.memory_size_mb} MB")
-    else:
-        memory = f"— of {result.memory_size_mb} MB"
-    rows.append(("Max memory used", memory))
-    rows.append(("Cost", f"{_usd(result.cost.total)} <span class='ll-k'>(us-east-1, tier 1, no free tier)</span>"))
+    try:
+        billed = f"{result.billed_duration_ms:,} ms"
+    except (TypeError, ValueError):
+        billed = f"{e(result.billed_duration_ms)} ms"
+    rows.append(("Billed duration", billed))
+    rows.append(("Max memory used", _memory_cell(result)))
+    rows.append(("Cost", f"{_cost(result)} <span class='ll-k'>(us-east-1, tier 1, no free tier)</span>"))
     rows.append(("Request id", f"<code>{e(result.request_id)}</code>"))
     metrics = "".join(f'<tr><td class="ll-k">{k}</td><td>{v}</td></tr>' for k, v in rows)
-    label = f"Error: {e(result.error.get('errorType', ''))}" if result.error is not None else "Response"
+    label = f"Error: {e(error.get('errorType', ''))}" if error is not None else "Response"
+    logs = result.logs if isinstance(result.logs, str) else ""
     return (
-        f'{_STYLE}<div class="lambdalab-result" data-status="{e(result.status)}" data-cold="{str(result.cold).lower()}">'
+        f'{_STYLE}<div class="lambdalab-result" data-status="{e(result.status)}" '
+        f'data-cold="{str(bool(result.cold)).lower()}">'
         f'<div class="ll-head"><span class="ll-name">λ {e(result.function_name)}</span>'
         f'<span class="ll-badge ll-{mark}">{"cold start" if result.cold else "warm"}</span>'
         f'<span class="ll-badge ll-{e(result.status)}">{e(result.status)}</span></div>'
         f'<table class="ll-metrics">{metrics}</table>'
         f'<div class="ll-section">{label}</div><pre class="ll-payload">{e(payload_text(result))}</pre>'
-        f'<details class="ll-logs"{" open" if not result.ok else ""}><summary>Log output '
-        f'({len(result.logs.splitlines())} lines: START / END / REPORT and what the function printed)</summary>'
-        f'<pre>{e(result.logs)}</pre></details></div>'
+        f'<details class="ll-logs"{" open" if error is not None else ""}><summary>Log output '
+        f'({len(logs.splitlines()):,} lines: START / END / REPORT and what the function printed)</summary>'
+        f'<pre>{e(logs_text(result))}</pre></details></div>'
     )

@@ -8,6 +8,11 @@
 
 Configure with ``%config Lambda.backend = "process"`` (also ``default_memory``, ``default_timeout``,
 ``raise_on_error``, ``keep_alive``, ``account_concurrency``).
+
+What the function prints appears in the cell as it runs, up to ``LIVE_OUTPUT_BYTES`` per invocation;
+past that the cell says where it was cut and, at the end, how much followed, while the result's log
+keeps the head and tail of it all (``%lambda logs NAME``, ``result.logs``). Ctrl-C stops the cell's
+wait, not the invocation, as on Lambda: see :class:`InvocationStillRunning`.
 """
 
 import queue
@@ -19,7 +24,108 @@ from traitlets import Bool, Enum, Float, Int, observe
 
 from . import magic_args
 from .report import PLATFORM_LINE_PREFIXES
+from .runtime.logs import HEAD_BYTES, TAIL_BYTES
 
+# What one invocation may print into the cell while it runs. A print flood put 444 MB into a cell in
+# 5 s; past this the output is counted, not shown, and stays in the bounded log of the result.
+LIVE_OUTPUT_BYTES = 128 * 1024
+_CUT = object()   # where the live output was cut, in the queue of lines
+
+
+def _size(nbytes):
+    """A byte count for a reader: 900 bytes, 128 KB, 444.2 MB."""
+    if nbytes < 1024:
+        return f"{nbytes:,} bytes"
+    if nbytes < 1024 * 1024:
+        return f"{nbytes / 1024:,.0f} KB"
+    return f"{nbytes / (1024 * 1024):,.1f} MB"
+
+
+class _LiveOutput:
+    """One invocation's output on its way to the cell: at most ``LIVE_OUTPUT_BYTES``, then only counted.
+
+    ``on_log`` runs on the lab's log reader thread, ``show`` on the cell's thread. Bounding in
+    ``on_log`` keeps the queue between them bounded too, however fast the function prints.
+    """
+
+    def __init__(self):
+        self.lines = queue.Queue()
+        self.lock = threading.Lock()
+        self.shown = 0
+        self.cut_bytes = 0
+        self.cut_lines = 0
+        self.request_id = None
+        self.abandoned = False    # the cell stopped waiting (Ctrl-C)
+
+    def on_log(self, line):
+        if line.startswith("START RequestId:"):
+            self.request_id = line.split()[2]
+        if self.abandoned or line.startswith(PLATFORM_LINE_PREFIXES):
+            return
+        data = line.encode("utf-8", "replace")
+        size = len(data) + 1
+        if not self.cut_lines and self.shown + size <= LIVE_OUTPUT_BYTES:
+            self.shown += size
+            self.lines.put(line)
+            return
+        if not self.cut_lines:
+            part = data[:LIVE_OUTPUT_BYTES - self.shown].decode("utf-8", "ignore")
+            if part:
+                self.lines.put(part)
+            self.lines.put(_CUT)
+            size -= len(part.encode())
+        self.cut_bytes += size + getattr(line, "cut_bytes", 0)   # a long line arrives already cut
+        self.cut_lines += 1
+
+    def show(self):
+        """Print the lines as they come, until the invocation ends."""
+        while True:
+            try:
+                # A timeout, so that an interrupt that is only a flag (Windows, ipykernel's "message"
+                # mode, _thread.interrupt_main) is seen while the function prints nothing.
+                batch = [self.lines.get(timeout=0.25)]
+            except queue.Empty:
+                continue
+            # Take what has piled up (bounded by LIVE_OUTPUT_BYTES): one write and flush for many lines.
+            while batch[-1] is not None:
+                try:
+                    batch.append(self.lines.get_nowait())
+                except queue.Empty:
+                    break
+            items = [_cut_marker() if item is _CUT else item for item in batch if item is not None]
+            if items:
+                print("\n".join(items), flush=True)
+            if batch[-1] is None:
+                return
+
+
+def _cut_marker():
+    return (f"... lambdalab: output cut here, after {_size(LIVE_OUTPUT_BYTES)}; the rest goes to the log only "
+            "(how much follows when the invocation ends)")
+
+
+class InvocationStillRunning(KeyboardInterrupt):
+    """Ctrl-C stopped the cell's wait, not the invocation: it runs on to its end or its timeout.
+
+    On AWS a synchronous caller may stop waiting before the function ends (API Gateway gives up after
+    29 s, a function may run 15 minutes: "Comparing Lambda invocation modes", AWS Lambda Operator
+    Guide); the function is not stopped for it: it runs to its end or its timeout, and its execution
+    environment then serves the next event ("Understanding the Lambda execution environment
+    lifecycle"). Still a ``KeyboardInterrupt``, so a notebook stops running the cells after this one.
+    """
+
+    def __init__(self, name, request_id, timeout_s):
+        self.function_name, self.request_id, self.timeout_s = name, request_id, timeout_s
+        request = f" (request {request_id})" if request_id else ""
+        until = f"its timeout of {timeout_s} s" if timeout_s else "its timeout"
+        super().__init__(
+            f"the cell stopped waiting for {name}{request}, but the invocation goes on, as on Lambda when a "
+            f"caller stops waiting: it runs until the handler returns or {until}, and then its environment is "
+            f"free again (a timed-out one is replaced). Its log, once it ends: %lambda logs {name}. "
+            "To stop every environment now: %lambda cleanup.")
+
+    def _render_traceback_(self):
+        return [f"KeyboardInterrupt: {self}"]
 
 
 class LambdaFunctionError(Exception):
@@ -27,15 +133,21 @@ class LambdaFunctionError(Exception):
 
     def __init__(self, result):
         self.result = result
-        error = result.error or {}
+        error = self._error()
         super().__init__(f"{error.get('errorType')}: {error.get('errorMessage')}")
 
+    def _error(self):
+        # A runtime client may post any JSON as its error: show what there is rather than fail here.
+        error = self.result.error
+        return error if isinstance(error, dict) else {"errorType": None, "errorMessage": error}
+
     def _render_traceback_(self):
-        error = self.result.error or {}
+        error = self._error()
         lines = [f"Lambda function {self.result.function_name!r} failed (request {self.result.request_id})"]
-        if error.get("stackTrace"):
+        trace = error.get("stackTrace")
+        if trace and isinstance(trace, list):
             lines.append("Traceback (most recent call last):")
-            lines.extend(frame.rstrip("\n") for frame in error["stackTrace"])
+            lines.extend(str(frame).rstrip("\n") for frame in trace)
         lines.append(f"{error.get('errorType')}: {error.get('errorMessage')}")
         return lines
 
@@ -58,6 +170,7 @@ class Lambda(Magics):
         self._lab = None
         self.last_result = None
         self.results = {}          # function name -> its last InvocationResult
+        self._invocations = {}     # function name -> how many invocations the magics began
         super().__init__(shell)
 
     # -- the lab --------------------------------------------------------------------------------
@@ -86,34 +199,55 @@ class Lambda(Magics):
 
     # -- running --------------------------------------------------------------------------------
     def _invoke(self, name, event, options):
-        """Invoke, printing the function's output as it comes, from this (the cell's) thread."""
-        lines = queue.Queue()
-        outcome = {}
+        """Invoke, printing the function's output as it comes, from this (the cell's) thread.
 
-        def on_log(line):
-            if not line.startswith(PLATFORM_LINE_PREFIXES):
-                lines.put(line)
+        The invocation runs on a worker thread, so a Ctrl-C stops only the waiting: as on Lambda, where
+        a caller that stops waiting does not stop a synchronous invocation, it goes on until the
+        handler returns or its timeout, and then frees its environment (:class:`InvocationStillRunning`).
+        """
+        lab = self.lab
+        live = _LiveOutput()
+        outcome = {}
+        self._invocations[name] = sequence = self._invocations.get(name, 0) + 1
+        try:
+            timeout_s = lab.functions[name].config.timeout_s
+        except Exception:     # no such function: the invoke below says so in Lambda's words
+            timeout_s = None
 
         def run():
             try:
-                outcome["result"] = self.lab.invoke(name, event, on_log=on_log)
+                outcome["result"] = lab.invoke(name, event, on_log=live.on_log)
             except BaseException as exc:   # handed to the cell's thread below
                 outcome["error"] = exc
             finally:
-                lines.put(None)
+                with live.lock:
+                    if live.abandoned and "result" in outcome:
+                        self._keep(name, sequence, outcome["result"], latest=False)
+                live.lines.put(None)
 
         worker = threading.Thread(target=run, name=f"lambdalab-invoke-{name}", daemon=True)
-        worker.start()
-        while True:
-            line = lines.get()
-            if line is None:
-                break
-            print(line, flush=True)
-        worker.join()
+        try:
+            worker.start()
+            live.show()
+            worker.join()
+        except KeyboardInterrupt:
+            with live.lock:
+                live.abandoned = True     # from now on the output goes to the log only
+                ended = "result" in outcome or "error" in outcome
+            if ended:
+                if "result" in outcome:
+                    self._keep(name, sequence, outcome["result"], latest=False)
+                raise
+            raise InvocationStillRunning(name, live.request_id, timeout_s) from None
         if "error" in outcome:
             raise outcome["error"]   # a service error (throttle, payload too large...): a real exception
         result = outcome["result"]
-        self.last_result = self.results[name] = result
+        self._keep(name, sequence, result)
+        if live.cut_lines:
+            lines = f"{live.cut_lines:,} line{'s' if live.cut_lines > 1 else ''}"
+            print(f"... lambdalab: {_size(live.cut_bytes)} more ({lines}) not shown live; "
+                  f"the lab keeps the first {_size(HEAD_BYTES)} and the last {_size(TAIL_BYTES)} of each "
+                  f"invocation's output: %lambda logs {name} or result.logs", flush=True)
         if options.out:
             self.shell.push({options.out: result})
         raise_on_error = self.raise_on_error if options.raise_on_error is None else options.raise_on_error
@@ -122,6 +256,17 @@ class Lambda(Magics):
         if options.quiet:
             return None
         return result
+
+    def _keep(self, name, sequence, result, latest=True):
+        """Remember a result for ``%lambda logs``, unless a later invocation of ``name`` began since.
+
+        An invocation the cell stopped waiting for ends later, in the background: it is kept for
+        ``%lambda logs`` but does not become ``last_result()``, which other cells may have set since.
+        """
+        if self._invocations.get(name) == sequence:
+            self.results[name] = result
+            if latest:
+                self.last_result = result
 
     @no_var_expand
     @needs_local_scope

@@ -6,6 +6,7 @@ Every mistake raises IPython's ``UsageError`` with a message that says what to w
 import argparse
 import ast
 import json
+import keyword
 import shlex
 from dataclasses import dataclass, field
 
@@ -33,12 +34,24 @@ def _env_pair(text):
     return key, value
 
 
+def _variable(text):
+    """A notebook variable's name: what ``--out`` assigns and ``--event-var`` reads."""
+    if not text.isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a Python variable name (letters, digits and _, not starting with a digit)")
+    if keyword.iskeyword(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is a Python keyword, not a variable name")
+    return text
+
+
 def _add_event_options(parser):
     parser.add_argument("--event", metavar="JSON|TEMPLATE",
                         help="the event: JSON text, or a template name ("
                              + ", ".join(events.names()) + ")")
-    parser.add_argument("--event-var", metavar="VAR", help="take the event from the notebook variable VAR")
-    parser.add_argument("--out", metavar="VAR", help="store the InvocationResult in the notebook variable VAR")
+    parser.add_argument("--event-var", metavar="VAR", type=_variable,
+                        help="take the event from the notebook variable VAR")
+    parser.add_argument("--out", metavar="VAR", type=_variable,
+                        help="store the InvocationResult in the notebook variable VAR")
     raising = parser.add_mutually_exclusive_group()
     raising.add_argument("--raise", dest="raise_on_error", action="store_true", default=None,
                          help="raise the function's error as an exception (with its own traceback)")
@@ -98,7 +111,9 @@ def usage_text():
                          zip(sub.choices, sub._choices_actions))
     return (cell_parser().format_help() + "\nLine magic:\n" + commands +
             "\n\n  %lambda invoke NAME [--event JSON|TEMPLATE] [--event-var VAR] [--out VAR] [--raise]"
-            "\n  %lambda config NAME [--memory MB] [--timeout S] [--env KEY=VALUE ...]\n")
+            "\n  %lambda config NAME [--memory MB] [--timeout S] [--env KEY=VALUE ...]\n"
+            "\nEvent templates (--event NAME; from Python, lambdalab_ext.events.template(NAME, seed=7, ...)):\n"
+            + events.listing() + "\n")
 
 
 def split(line):

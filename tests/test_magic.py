@@ -1,7 +1,12 @@
 """The %%lambda and %lambda magics, in a real IPython shell and in a real Jupyter kernel."""
 
+import io
+import re
+import signal
 import textwrap
+import threading
 import time
+from contextlib import redirect_stdout
 
 import pytest
 from IPython.core.error import UsageError
@@ -9,7 +14,9 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from lambdalab_ext import magic_args
+from lambdalab_ext.magic import LIVE_OUTPUT_BYTES, InvocationStillRunning, current
 from lambdalab_ext.runtime.docker import LABEL, docker_client
+from lambdalab_ext.runtime.logs import HEAD_BYTES, TAIL_BYTES
 
 HELLO = "def handler(event, context):\n    print('working on', event['name'])\n    return {'greeting': 'hello ' + event['name']}\n"
 
@@ -57,6 +64,11 @@ def test_parse_cell_options_and_handler():
     ("hello", "def other(event, context):\n    pass\n", "the cell defines no handler"),
     ("hello --handler nope", HELLO, "defines no function named 'nope'"),
     ("hello --event '{\"a\": 1", HELLO, "cannot read the options"),
+    ("hello --out 1notanidentifier", HELLO, "argument --out: '1notanidentifier' is not a Python variable name"),
+    ("hello --out r.x", HELLO, "argument --out: 'r.x' is not a Python variable name"),
+    ("hello --out class", HELLO, "argument --out: 'class' is a Python keyword"),
+    ("hello --event-var 2x", HELLO, "argument --event-var: '2x' is not a Python variable name"),
+    ("hello --event-var None", HELLO, "argument --event-var: 'None' is a Python keyword"),
 ])
 def test_usage_errors(line, source, message):
     with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -172,6 +184,201 @@ def test_configuration_traits(shell):
         shell.run_line_magic("config", "Lambda.default_timeout = 3")
 
 
+def test_a_bad_variable_name_is_refused_before_anything_is_deployed(shell):
+    for line in ("bad --out 1notanidentifier --event '{}'", "bad --out lambda --event '{}'"):
+        with pytest.raises(UsageError, match="is not a Python variable name|is a Python keyword"):
+            shell.run_cell_magic("lambda", line, HELLO)
+    assert "lab" not in shell.user_ns or "bad" not in shell.user_ns["lab"].functions
+    with capture_output():
+        shell.run_cell_magic("lambda", "bad", HELLO)
+    with pytest.raises(UsageError, match="'x-y' is not a Python variable name"):
+        shell.run_line_magic("lambda", "invoke bad --event-var x-y")
+
+
+# -- live output: linear and bounded ---------------------------------------------------------------
+LONG_LINE = """
+import sys
+CHUNK = "x" * 65536
+def handler(event, context):
+    for _ in range(event["mb"] * 16):
+        sys.stdout.write(CHUNK)
+    sys.stdout.flush()
+    return event["mb"]
+"""
+
+
+def test_a_50_mb_line_without_newline_streams_bounded(shell):
+    """Before the fix the magic re-joined the unfinished line on every read (quadratic: 100 MB took
+    97.6 s, against 0.3 s through invoke()) and printed all of it into the cell. The timing lives in
+    bench/bench_magic_stream.py; here, what reaches the cell and the log is bounded."""
+    with capture_output() as captured:
+        result = shell.run_cell_magic("lambda", "longline --memory 256 --timeout 120 --event '{\"mb\": 50}'",
+                                      LONG_LINE)
+    assert result.payload == 50 and result.ok
+    shown = captured.stdout
+    assert len(shown.encode()) < LIVE_OUTPUT_BYTES + 1024
+    assert shown.startswith("x" * 1000) and "... lambdalab: output cut here" in shown
+    # What was not shown, counted: cut first by the collector (LINE_BYTES), then by the magic.
+    tally = re.search(r"\.\.\. lambdalab: ([\d.,]+) MB more \(1 line\) not shown live", shown)
+    assert tally and float(tally.group(1)) == pytest.approx(50 - LIVE_OUTPUT_BYTES / 2**20, abs=0.1)
+    assert "%lambda logs longline or result.logs" in shown
+    dropped = 50 * 2**20 - HEAD_BYTES - TAIL_BYTES
+    assert f"[{dropped:,} bytes of output dropped by lambdalab]" in result.logs
+    assert len(result.logs) < HEAD_BYTES + TAIL_BYTES + 4096 and result.report
+
+
+FLOOD = """
+def handler(event, context):
+    for i in range(event["lines"]):
+        print(f"line {i:06d} " + "x" * 90)
+    return event["lines"]
+"""
+
+
+def test_a_print_flood_is_cut_in_the_cell_and_kept_in_the_log(shell):
+    """A print flood put 444 MB into a cell in 5 s: now the cell shows at most LIVE_OUTPUT_BYTES, says
+    where it was cut and how much followed, and the log keeps its head and tail."""
+    lines = 100_000     # 10.3 MB
+    with capture_output() as captured:
+        result = shell.run_cell_magic("lambda", f"flood --timeout 60 --event '{{\"lines\": {lines}}}'", FLOOD)
+    assert result.payload == lines
+    shown = captured.stdout
+    assert len(shown.encode()) < LIVE_OUTPUT_BYTES + 1024
+    whole = [line for line in shown.splitlines() if re.fullmatch(r"line \d{6} x{90}", line)]
+    assert whole[0].startswith("line 000000") and "line 099999" not in shown
+    tally = re.search(r"\.\.\. lambdalab: ([\d.,]+) MB more \(([\d,]+) lines\) not shown live", shown)
+    assert tally, shown[-500:]
+    assert len(whole) + int(tally.group(2).replace(",", "")) == lines   # every line shown or counted
+    assert shown.index("output cut here") < shown.index(tally.group(0))
+    assert "line 000000" in result.logs and "line 099999" in result.logs and "bytes of output dropped" in result.logs
+    with capture_output() as captured:
+        shell.run_line_magic("lambda", "logs flood")
+    assert "line 099999" in captured.stdout and f"REPORT RequestId: {result.request_id}" in captured.stdout
+    with capture_output() as captured:   # a small output is shown whole, with no marker
+        small = shell.run_line_magic("lambda", "invoke flood --event '{\"lines\": 3}'")
+    assert small.payload == 3 and captured.stdout.count("line 00000") == 3 and "lambdalab:" not in captured.stdout
+
+
+# -- Ctrl-C ----------------------------------------------------------------------------------------
+class _CellOutput(io.StringIO):
+    """Stands for the cell's output: as ``text`` is printed, notes ``fn``'s environments, then calls ``then()``.
+
+    The function cannot see the test's files (its own /tmp, a user of its own), so the tests key on
+    what the cell shows, at the moment it shows it (on the cell's thread).
+    """
+
+    def __init__(self, text, fn, then=None):
+        super().__init__()
+        self.text, self.fn, self.then = text, fn, then
+        self.environments = None
+
+    def write(self, data):
+        written = super().write(data)
+        if self.environments is None and self.text in data:
+            self.environments = self.fn.environments()
+            if self.then is not None:
+                self.then()
+        return written
+
+
+def _ctrl_c():
+    """Ctrl-C as Jupyter sends it: a SIGINT to the main thread (where the magic runs here)."""
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+
+def _wait_for(predicate, what, seconds=60):
+    for _ in range(int(seconds / 0.05)):
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not within {seconds} s: {what}")
+
+
+SLEEPS = """
+import time
+def handler(event, context):
+    print("started")
+    time.sleep(event["s"])
+    print("finished after the cell stopped waiting")
+    return "done"
+"""
+
+
+def test_output_reaches_the_cell_while_the_function_runs(shell):
+    with capture_output():
+        shell.run_cell_magic("lambda", "live --timeout 10", SLEEPS)
+    fn = shell.user_ns["lab"].functions["live"]
+    out = _CellOutput("started", fn)
+    with redirect_stdout(out):
+        result = shell.run_line_magic("lambda", "invoke live --event '{\"s\": 1}'")
+    assert out.environments["busy"] == 1          # the line was in the cell while the invocation ran
+    assert result.payload == "done" and out.getvalue().index("started") < out.getvalue().index("finished")
+
+
+def test_ctrl_c_stops_the_wait_and_the_invocation_goes_on_to_its_end(shell):
+    """Before the fix a Ctrl-C left a bare KeyboardInterrupt, the environment busy with no word of
+    when it would be free, and the invocation's result lost. As on Lambda, a caller that stops
+    waiting does not stop the invocation: it ends, its environment is reused."""
+    with capture_output():
+        shell.run_cell_magic("lambda", "waits --timeout 60", SLEEPS)
+    fn = shell.user_ns["lab"].functions["waits"]
+    out = _CellOutput("started", fn, then=_ctrl_c)
+    with redirect_stdout(out), pytest.raises(KeyboardInterrupt) as info:
+        shell.run_line_magic("lambda", "invoke waits --event '{\"s\": 2}'")
+    assert out.environments["busy"] == 1
+    interrupted = info.value
+    assert isinstance(interrupted, InvocationStillRunning)
+    assert fn.environments()["busy"] == 1            # the cell returned while the invocation runs
+    message = "\n".join(interrupted._render_traceback_())
+    assert message.startswith("KeyboardInterrupt: the cell stopped waiting for waits")
+    assert f"(request {interrupted.request_id})" in message and "the invocation goes on" in message
+    assert "its timeout of 60 s" in message and "%lambda logs waits" in message
+    magics = current(shell)
+    _wait_for(lambda: "waits" in magics.results, "the interrupted invocation's result is kept")
+    result = magics.results["waits"]
+    assert result.request_id == interrupted.request_id and result.payload == "done"
+    assert "finished after the cell stopped waiting" in result.logs
+    assert "finished" not in out.getvalue()          # after the Ctrl-C nothing more goes to the cell
+    assert fn.environments() == {"idle": 1, "provisioned_idle": 0, "busy": 0, "starting": 0}
+    with capture_output() as captured:
+        shell.run_line_magic("lambda", "logs waits")
+    assert f"REPORT RequestId: {interrupted.request_id}" in captured.stdout
+    with capture_output() as captured:
+        again = shell.run_line_magic("lambda", "invoke waits --event '{\"s\": 0}'")
+    assert again.payload == "done" and not again.cold and again.environment_id == result.environment_id
+    assert "finished after the cell stopped waiting" in captured.stdout
+
+
+def test_ctrl_c_then_the_timeout_ends_the_invocation_and_a_new_environment_serves_the_next(shell):
+    with capture_output():
+        shell.run_cell_magic("lambda", "stuck --timeout 1", SLEEPS)
+    fn = shell.user_ns["lab"].functions["stuck"]
+    out = _CellOutput("started", fn, then=_ctrl_c)
+    with redirect_stdout(out), pytest.raises(KeyboardInterrupt) as info:   # not a bare one: see below
+        shell.run_line_magic("lambda", "invoke stuck --event '{\"s\": 60}'")
+    assert isinstance(info.value, InvocationStillRunning) and "its timeout of 1 s" in str(info.value)
+    assert out.environments["busy"] == 1 and fn.environments()["busy"] == 1
+    magics = current(shell)
+    _wait_for(lambda: "stuck" in magics.results, "the timeout ends the interrupted invocation")
+    result = magics.results["stuck"]
+    assert result.status == "timeout" and result.error["errorType"] == "Sandbox.Timedout"
+    assert fn.environments() == {"idle": 0, "provisioned_idle": 0, "busy": 0, "starting": 0}
+    with capture_output():
+        again = shell.run_line_magic("lambda", "invoke stuck --event '{\"s\": 0}'")
+    assert again.payload == "done" and again.cold and again.environment_id != result.environment_id
+
+
+def test_a_response_that_is_not_json_is_shown_raw(shell):
+    """awslambdaric posts a returned ``bytes`` as it is: the result view showed a JSONDecodeError."""
+    with capture_output():
+        result = shell.run_cell_magic("lambda", "raw --runtime-client awslambdaric --event '{}'",
+                                      "def handler(event, context):\n    return b'<not json>'\n")
+    assert result.raw_payload == b"<not json>"
+    html = result._repr_html_()
+    assert "&lt;not json&gt;" in html and "the response is not JSON" in html
+    assert "(the response is not JSON: its raw text follows, also in result.raw_payload)\n<not json>" in str(result)
+
+
 # -- a real kernel ---------------------------------------------------------------------------------
 @pytest.fixture
 def kernel():
@@ -197,31 +404,30 @@ def execute(client, code, on_message=None, timeout=120):
             on_message(msg)
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             break
-    reply = client.get_shell_msg(timeout=timeout)
-    return reply["content"], messages
+    # Match the reply to the request: a kernel_info reply left over from start-up (the client asks
+    # again while a loaded machine starts the kernel slowly) would otherwise pass for this one's.
+    while True:
+        reply = client.get_shell_msg(timeout=max(1, deadline - time.monotonic()))
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply["content"], messages
 
 
-def test_output_streams_while_the_function_runs(kernel, tmp_path):
-    """The handler waits until the test has *seen* its first line: only live streaming lets it finish."""
+def test_output_streams_while_the_function_runs(kernel):
+    """In a kernel: the function's lines come as stream messages, in order, before the result. That they
+    come *while* it runs is shown in a shell (test_output_reaches_the_cell_while_the_function_runs) and
+    in a kernel by a Ctrl-C that stops the wait once a line is seen (the test after the next)."""
     _, client = kernel
-    sentinel = str(tmp_path / "seen")
     execute(client, '%load_ext lambdalab_ext\n%config Lambda.backend = "process"')
-    source = textwrap.dedent(f"""
-        %%lambda waits --timeout 30 --event '{{"path": "{sentinel}"}}'
-        import os, time
+    source = textwrap.dedent("""
+        %%lambda steps --timeout 30 --event '{}'
+        import time
         def handler(event, context):
-            print("step 1: waiting to be seen")
-            while not os.path.exists(event["path"]):
-                time.sleep(0.05)
-            print("step 2: seen")
+            print("step 1")
+            time.sleep(0.5)
+            print("step 2")
             return "done"
     """).strip()
-
-    def on_message(msg):
-        if msg["msg_type"] == "stream" and "step 1" in msg["content"]["text"]:
-            open(sentinel, "w").close()
-
-    reply, messages = execute(client, source, on_message)
+    reply, messages = execute(client, source)
     assert reply["status"] == "ok"
     kinds = [m["msg_type"] for m in messages]
     result = next(m for m in messages if m["msg_type"] == "execute_result")
@@ -252,6 +458,40 @@ def test_errors_in_a_kernel_usage_and_function(kernel):
     traceback = "\n".join(errors[0]["content"]["traceback"])
     assert "Lambda function 'boom' failed" in traceback and "in handler" in traceback and "KeyError: 'k'" in traceback
     assert "magic.py" not in traceback     # the lab's own frames are not shown
+
+
+def test_ctrl_c_in_a_kernel_keeps_the_kernel_and_frees_the_environment_after_the_timeout(kernel):
+    """Jupyter's interrupt (SIGINT to the kernel) while a handler sleeps past its timeout."""
+    manager, client = kernel
+    execute(client, '%load_ext lambdalab_ext\n%config Lambda.backend = "process"')
+    source = ("%%lambda sleeper --timeout 2 --event '{\"s\": 60}'\nimport time\n"
+              "def handler(event, context):\n    print('sleeping', flush=True)\n    time.sleep(event['s'])\n"
+              "    return 'awake'\n")
+    sent = []
+
+    def on_message(msg):
+        if msg["msg_type"] == "stream" and "sleeping" in msg["content"]["text"] and not sent:
+            sent.append(manager.interrupt_kernel())
+
+    reply, messages = execute(client, source, on_message)
+    assert sent and reply["status"] == "error" and reply["ename"] == "InvocationStillRunning"
+    error = next(m["content"] for m in messages if m["msg_type"] == "error")
+    assert error["traceback"][0].startswith("KeyboardInterrupt: the cell stopped waiting for sleeper")
+    assert "its timeout of 2 s" in error["traceback"][0]
+    reply, messages = execute(client, "print(lab.functions['sleeper'].environments()['busy'])")
+    assert manager.is_alive() and reply["status"] == "ok"
+    assert "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream").strip() == "1"
+    reply, _ = execute(client, "import time, lambdalab_ext.magic\nfor _ in range(200):\n"
+                               "    if 'sleeper' in lambdalab_ext.magic.current().results: break\n"
+                               "    time.sleep(0.1)\n"
+                               "r = lambdalab_ext.magic.current().results['sleeper']\n"
+                               "assert r.status == 'timeout', r.status\n"
+                               "assert lab.functions['sleeper'].environments()['busy'] == 0")
+    assert reply["status"] == "ok", reply
+    reply, messages = execute(client, "%lambda invoke sleeper --event '{\"s\": 0}' --out again\nprint(again.payload)")
+    assert reply["status"] == "ok"
+    assert "awake" in "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
+    execute(client, "%lambda cleanup")
 
 
 @pytest.mark.docker
