@@ -1,8 +1,111 @@
-"""The process fallback: weaker, but limits still hold and it says what it is."""
+"""The process fallback: weaker than Docker, but it holds against a hostile function, and says what it has.
 
+Real subprocesses through a real ``Lab``. This machine runs the tests as root, where each
+environment gets a user id of its own; ``ProcessBackend.root_isolation = False`` gives what a lab
+that is not root gets (the function runs as the lab's user), and is tested too.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 
 import pytest
+
+from lambdalab_ext.runtime import process
+from lambdalab_ext.runtime.process import ProcessBackend
+
+ROOT = os.geteuid() == 0
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# A child that leaves the session (setsid) and then forks again, so that neither its process group
+# nor its parent ties it to the runtime: the daemon a hostile function would leave behind. It beats
+# a heartbeat into /tmp; the invocation returns its pid and start time (which name it for good).
+DAEMON = textwrap.dedent("""
+    import os, tempfile, time
+    def handler(event, context):
+        r, w = os.pipe()
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                with open("/proc/self/stat") as f:
+                    started = f.read().rsplit(")", 1)[1].split()[19]
+                os.write(w, f"{os.getpid()} {started}".encode())
+                beat = 0
+                while True:
+                    beat += 1
+                    with open(os.path.join(tempfile.gettempdir(), "heartbeat"), "w") as f:
+                        f.write(str(beat))
+                    time.sleep(0.02)
+            os._exit(0)
+        os.close(w)
+        pid, started = os.read(r, 64).decode().split()
+        return {"pid": int(pid), "started": started, "uid": os.getuid()}
+""")
+
+WHO = textwrap.dedent("""
+    import os, tempfile
+    def handler(event, context):
+        status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+        with open(os.path.join(tempfile.gettempdir(), "secret"), "w") as f:
+            f.write("mine")
+        out = {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups(),
+               "cap_eff": status["CapEff"].strip(), "no_new_privs": status["NoNewPrivs"].strip(),
+               "pid": os.getpid(), "tmp": tempfile.gettempdir(), "root": os.environ["LAMBDA_TASK_ROOT"],
+               "cwd": os.getcwd(), "shm": os.access("/dev/shm", os.W_OK)}
+        for folder in ("/run/lock", "/var/tmp"):     # world-writable on the host: what is left there stays
+            try:
+                open(os.path.join(folder, "left-behind"), "w").close()
+                out[folder] = "written"
+            except OSError as exc:
+                out[folder] = type(exc).__name__
+        attempts = {}
+        for name, try_it in [
+                ("read_tmp", lambda: open(event["other_tmp"] + "/secret").read()),
+                ("read_environ", lambda: open(f"/proc/{event['other_pid']}/environ").read()),
+                ("signal", lambda: os.kill(event["other_pid"], 0))] if event else []:
+            try:
+                try_it()
+                attempts[name] = "allowed"
+            except OSError as exc:
+                attempts[name] = type(exc).__name__
+        out["attempts"] = attempts
+        return out
+""")
+
+
+def _alive(pid, started):
+    """Whether that very process still runs (a zombie has finished: it only waits to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return False
+    return fields[19] == started and fields[0] != "Z"
+
+
+def _wait_until(done, limit_s=20.0):
+    """For what another process does in its own time (here, a supervisor noticing a death)."""
+    deadline = time.monotonic() + limit_s
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return done()
+
+
+def _wait_until_dead(pid, started):
+    return _wait_until(lambda: not _alive(pid, started))
+
+
+def _sandbox(lab, name):
+    return lab.service.get(name).idle[-1]._sandbox
+
+
+def _claimed(uid):
+    return any(os.path.exists(os.path.join(d, str(uid)))
+               for d in ("/run/lambdalab-sandbox-uids", "/tmp/lambdalab-sandbox-uids"))
 
 
 @pytest.fixture
@@ -10,9 +113,26 @@ def process_lab(make_lab):
     return make_lab("process")
 
 
-def test_it_says_it_is_weaker(process_lab):
+@pytest.fixture
+def user_lab(make_lab, monkeypatch):
+    """What a lab that is not root gets, even where the tests run as root."""
+    monkeypatch.setattr(ProcessBackend, "root_isolation", False)
+    return make_lab("process")
+
+
+def test_it_says_what_it_has(process_lab, user_lab):
     assert process_lab.backend.name == "process"
-    assert "WEAKER" in process_lab.isolation
+    assert "WEAKER" in process_lab.isolation and "WEAKER" in user_lab.isolation
+    if ROOT:
+        text = process_lab.isolation
+        assert "a user id of its own (not root" in text
+        assert "1,024 processes/threads" in text and "1,024 open files" in text
+        assert "setsid cannot escape" in text
+        assert "memory limited by the kernel (cgroup v" in text
+        assert "/var/task" in text and "no /dev/shm nor other world-writable host folder" in text
+        assert "network and process list" in text     # what it lacks, too
+    assert "runs as your user" in user_lab.isolation
+    assert "memory watched, not enforced by the kernel" in user_lab.isolation
 
 
 def test_limits_and_own_tmp(process_lab):
@@ -21,29 +141,249 @@ def test_limits_and_own_tmp(process_lab):
         def handler(event, context):
             limits = {}
             for line in open("/proc/self/limits"):
-                for name in ("Max cpu time", "Max file size", "Max open files"):
+                for name in ("Max cpu time", "Max file size", "Max open files", "Max processes"):
                     if line.startswith(name):
                         limits[name] = line[len(name):].split()[:2]
-            return {"limits": limits, "tmp": tempfile.gettempdir(), "root": os.environ["LAMBDA_TASK_ROOT"]}
+            path = os.path.join(tempfile.gettempdir(), "mine")
+            seen = os.path.exists(path)
+            open(path, "w").close()
+            return {"limits": limits, "tmp": tempfile.gettempdir(), "root": os.environ["LAMBDA_TASK_ROOT"],
+                    "seen": seen, "path": os.environ["PATH"]}
     """)
     fn = process_lab.deploy("limits", source, memory_mb=256, timeout_s=5, ephemeral_storage_mb=600)
     p = fn.invoke({}).payload
-    soft, hard = (int(x) for x in p["limits"]["Max cpu time"])
-    assert 5 <= soft <= 10 and hard == soft + 1        # the timeout's worth of CPU time, and a little
+    cpu = process_lab.backend.cpu_limit
+    if cpu is None:     # the lab lacks CAP_SYS_RESOURCE, and the runtime is another user: it says so
+        assert p["limits"]["Max cpu time"] == ["unlimited", "unlimited"]
+        assert "CPU-time limit per invocation (needs CAP_SYS_RESOURCE)" in process_lab.isolation
+    else:
+        soft, hard = p["limits"]["Max cpu time"]
+        assert 5 <= int(soft) <= 10        # the timeout's worth of CPU time, and a little
+        assert hard == (str(int(soft) + 1) if cpu == "hard" else "unlimited")
     assert p["limits"]["Max file size"] == [str(600 * 1024 * 1024)] * 2
     assert p["limits"]["Max open files"] == ["1024", "1024"]
-    assert p["tmp"].startswith(process_lab.workdir) and p["root"].startswith(process_lab.workdir)
+    if ROOT:
+        assert p["limits"]["Max processes"] == ["1024", "1024"]
+        assert (p["root"], p["tmp"]) == ("/var/task", "/tmp")     # Lambda's layout, in a mount namespace
+    else:
+        assert p["tmp"].startswith(process_lab.workdir) and p["root"].startswith(process_lab.workdir)
+    # The host's PATH first (its Python must be found), then Lambda's /opt/bin for layers.
+    assert p["path"].startswith(os.environ["PATH"]) and p["path"].endswith(":/opt/bin")
     other = process_lab.deploy("other", source, memory_mb=256).invoke({}).payload
-    assert other["tmp"] != p["tmp"]                     # each environment has its own temporary folder
+    assert other["seen"] is False and fn.invoke({}).payload["seen"] is True   # each has its own /tmp
 
 
-def test_memory_over_the_limit_is_killed(process_lab):
-    source = textwrap.dedent("""
+def test_ld_library_path_is_kept(process_lab):
+    source = "import os\ndef handler(event, context):\n    return os.environ.get('LD_LIBRARY_PATH')\n"
+    fn = process_lab.deploy("ld", source, env={"LD_LIBRARY_PATH": "/opt/lib:/opt/mine"})
+    assert fn.invoke({}).payload == "/opt/lib:/opt/mine"
+
+
+@pytest.mark.skipif(not ROOT, reason="as a user, the function runs as that user (test_user_mode_runs_as_the_lab)")
+def test_runs_as_an_unprivileged_user_of_its_own(process_lab):
+    a = process_lab.deploy("a", WHO, memory_mb=256)
+    first = a.invoke(None).payload
+    assert first["uid"] == first["euid"] == first["gid"] != 0
+    assert process.SANDBOX_UID_BASE <= first["uid"] < process.SANDBOX_UID_BASE + process.SANDBOX_UID_COUNT
+    assert first["groups"] == [] and int(first["cap_eff"], 16) == 0 and first["no_new_privs"] == "1"
+    assert first["shm"] is False and first["cwd"] == "/var/task"
+    assert "written" not in (first["/run/lock"], first["/var/tmp"])
+    victim = _sandbox(process_lab, "a")
+    b = process_lab.deploy("b", WHO, memory_mb=256)
+    second = b.invoke({"other_tmp": victim.tmp, "other_pid": victim.proc.pid}).payload
+    assert second["uid"] != first["uid"]
+    # Another function's /tmp, its variables (credentials) and its processes are out of reach.
+    assert second["attempts"]["read_tmp"] in ("FileNotFoundError", "PermissionError")
+    assert second["attempts"]["read_environ"] == "PermissionError"
+    assert second["attempts"]["signal"] == "PermissionError"
+    with open(os.path.join(victim.tmp, "secret")) as f:
+        assert f.read() == "mine"             # the file the attempt aimed at is there
+    assert process.SANDBOX_UID_BASE <= os.stat(victim.tmp).st_uid != 0
+
+
+def test_user_mode_runs_as_the_lab(user_lab):
+    p = user_lab.deploy("who", WHO).invoke(None).payload
+    assert p["uid"] == os.getuid()
+    assert p["tmp"].startswith(user_lab.workdir)
+
+
+@pytest.mark.parametrize("mode", ["root", "user"])
+def test_a_setsid_daemon_dies_with_the_lab(make_lab, monkeypatch, mode):
+    if mode == "user":
+        monkeypatch.setattr(ProcessBackend, "root_isolation", False)
+    lab = make_lab("process")
+    fn = lab.deploy("daemon", DAEMON, timeout_s=10)
+    p = fn.invoke({}).payload
+    heartbeat = os.path.join(_sandbox(lab, "daemon").tmp, "heartbeat")
+    deadline = time.monotonic() + 10
+    beats = []
+    while len(set(beats)) < 2 and time.monotonic() < deadline:   # it runs after the invocation ended
+        if os.path.exists(heartbeat):
+            with open(heartbeat) as f:
+                beats.append(f.read())
+        time.sleep(0.05)
+    assert len(set(beats)) >= 2 and _alive(p["pid"], p["started"])
+    lab.shutdown()
+    assert not _alive(p["pid"], p["started"])            # gone when shutdown() returns
+    if mode == "root":
+        assert not _claimed(p["uid"])                    # and its user id is free again
+
+
+def test_a_runtime_that_exits_takes_its_daemon(process_lab):
+    source = DAEMON + textwrap.dedent("""
+        first = handler
         def handler(event, context):
-            hog = []
-            while True:
-                hog.append(bytearray(8 * 1024 * 1024))
+            if event.get("exit"):
+                os._exit(3)
+            return first(event, context)
     """)
-    r = process_lab.deploy("hog", source, memory_mb=128, timeout_s=30).invoke({})
+    fn = process_lab.deploy("quitter", source, timeout_s=10)
+    p = fn.invoke({}).payload
+    assert _alive(p["pid"], p["started"])
+    r = fn.invoke({"exit": True})
+    assert r.error["errorType"] == "Runtime.ExitError"
+    # The environment is discarded with all it ran (after the result: stopping is not waited for).
+    assert _wait_until_dead(p["pid"], p["started"])
+
+
+LAB_SCRIPT = textwrap.dedent("""
+    import json, sys, time
+    sys.path.insert(0, {repo!r})
+    from lambdalab_ext import Lab
+    lab = Lab(backend="process")
+    fn = lab.deploy("daemon", {source!r}, timeout_s=10)
+    print(json.dumps({{"daemon": fn.invoke({{}}).payload, "supervisor": lab.backend.supervisor.proc.pid}}), flush=True)
+    time.sleep(120)
+""")
+
+
+def _lab_in_a_kernel():
+    """A lab in a process of its own, like a Jupyter kernel; returns it and what its function started."""
+    kernel = subprocess.Popen([sys.executable, "-c", LAB_SCRIPT.format(repo=REPO, source=DAEMON)],
+                              stdout=subprocess.PIPE, text=True)
+    line = kernel.stdout.readline()
+    assert line, "the lab in the kernel did not start"
+    return kernel, json.loads(line)
+
+
+@pytest.mark.slow
+def test_a_killed_kernel_takes_its_daemons(make_lab):
+    kernel, state = _lab_in_a_kernel()
+    daemon = state["daemon"]
+    try:
+        assert _alive(daemon["pid"], daemon["started"])
+        kernel.kill()        # SIGKILL: no atexit, no finalizer, no shutdown()
+        kernel.wait()
+        # The supervisor sees the lab's end of its socket close, and kills the environments.
+        assert _wait_until_dead(daemon["pid"], daemon["started"])
+    finally:
+        kernel.kill()
+        kernel.wait()
+        kernel.stdout.close()
+        make_lab("process")   # the next Lab() removes the dead lab's folder
+    if ROOT:
+        assert _wait_until(lambda: not _claimed(daemon["uid"]))   # then the supervisor frees its user id
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ROOT, reason="as a user, what outlives a killed supervisor cannot be told apart")
+@pytest.mark.parametrize("reaper", ["process lab", "reap_orphans"])
+def test_the_next_lab_reaps_what_a_killed_supervisor_left(make_lab, reaper):
+    kernel, state = _lab_in_a_kernel()
+    daemon = state["daemon"]
+    try:
+        os.kill(state["supervisor"], signal.SIGKILL)
+        # The runtime dies with its supervisor; the daemon, out of its session, does not.
+        assert _alive(daemon["pid"], daemon["started"])
+        kernel.kill()
+        kernel.wait()
+        if reaper == "process lab":
+            lab = make_lab("process")
+            assert lab.isolation      # the new supervisor is up: it reaps stale user ids before anything
+        else:
+            process.reap_orphans()    # what a Lab() on another backend calls
+        assert _wait_until_dead(daemon["pid"], daemon["started"])
+        assert _wait_until(lambda: not _claimed(daemon["uid"]))
+    finally:
+        kernel.kill()
+        kernel.wait()
+        kernel.stdout.close()
+        if reaper == "reap_orphans":
+            make_lab("process")   # the next Lab() removes the dead lab's folder
+
+
+@pytest.mark.skipif(not ROOT, reason="RLIMIT_NPROC counts the user's own processes: the suite must not fork-bomb it")
+def test_a_fork_bomb_is_held_to_lambdas_process_limit(process_lab):
+    # Sleeping children, so that even a limit that failed would cost the machine idle processes
+    # only, and at most 3,000 of them.
+    source = textwrap.dedent("""
+        import os, time
+        def handler(event, context):
+            made, error = 0, None
+            for _ in range(3000):
+                try:
+                    pid = os.fork()
+                except OSError as exc:
+                    error = type(exc).__name__
+                    break
+                if pid == 0:
+                    time.sleep(60)
+                    os._exit(0)
+                made += 1
+            return {"made": made, "error": error}
+    """)
+    neighbour = process_lab.deploy("neighbour", "def handler(event, context):\n    return 'here'\n")
+    assert neighbour.invoke({}).payload == "here"
+    bomb = process_lab.deploy("bomb", source, memory_mb=2048, timeout_s=30)
+    r = bomb.invoke({})
+    assert r.payload == {"made": process.PROCESS_LIMIT - 1, "error": "BlockingIOError"}   # EAGAIN, as on Lambda
+    # Its 1,023 processes still run; a neighbour starts, and answers, all the same.
+    assert neighbour.invoke({}).payload == "here"
+    process_lab.deploy("newcomer", "def handler(event, context):\n    return 'new'\n")
+    assert process_lab.invoke("newcomer", {}).payload == "new"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ROOT, reason="RLIMIT_NPROC counts the user's own processes: the suite must not fork-bomb it")
+def test_a_spinning_fork_bomb_times_out_and_the_lab_holds(process_lab):
+    source = textwrap.dedent("""
+        import os
+        def handler(event, context):
+            while True:
+                try:
+                    os.fork()
+                except OSError:
+                    pass
+    """)
+    neighbour = process_lab.deploy("neighbour", "def handler(event, context):\n    return 'here'\n")
+    r = process_lab.deploy("bomb", source, memory_mb=1024, timeout_s=2).invoke({})
+    assert r.error["errorType"] == "Sandbox.Timedout"
+    assert neighbour.invoke({}).payload == "here"
+
+
+HOG = textwrap.dedent("""
+    def handler(event, context):
+        if event.get("at_once"):
+            return len(bytearray(2 * 1024 ** 3))    # one allocation far beyond the memory size
+        hog = []
+        while True:
+            hog.append(bytearray(8 * 1024 * 1024))
+""")
+
+
+@pytest.mark.parametrize("at_once", [False, True])
+def test_memory_over_the_limit_is_out_of_memory(process_lab, at_once):
+    # 512 MB: at 128 MB the CPU share (0.07 vCPU) makes the same blow-up take seconds.
+    r = process_lab.deploy("hog", HOG, memory_mb=512, timeout_s=60).invoke({"at_once": at_once})
+    assert r.error["errorType"] == "Runtime.OutOfMemory"     # not a MemoryError inside the function
+    assert r.error["errorMessage"].endswith("Runtime exited with error: signal: killed")
+    assert r.max_memory_used_mb == 512
+
+
+@pytest.mark.parametrize("at_once", [False, True])
+def test_memory_over_the_limit_is_out_of_memory_as_a_user(user_lab, at_once):
+    # Without a memory cgroup the watcher kills; the address-space limit is only a backstop far
+    # above the memory size, so the watcher wins.
+    r = user_lab.deploy("hog", HOG, memory_mb=128, timeout_s=60).invoke({"at_once": at_once})
     assert r.error["errorType"] == "Runtime.OutOfMemory"
     assert r.max_memory_used_mb == 128
