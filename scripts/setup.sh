@@ -46,6 +46,17 @@ case ",$extras," in
   *,test,*) if ! command -v chromium >/dev/null 2>&1; then say "installing chromium (browser test)"; apt_install chromium; fi ;;
 esac
 
+# A root machine with the engine installed but not running (a fresh CI box, a service that died):
+# start it, as its init script would, and wait for it to answer.
+if ! docker info >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ -x /usr/sbin/dockerd ]; then
+  say "starting the Docker engine"
+  (service docker start >/dev/null 2>&1 || true)
+  if ! timeout 5 docker info >/dev/null 2>&1; then
+    setsid nohup /usr/sbin/dockerd >/var/log/lambdalab-dockerd.log 2>&1 </dev/null &
+  fi
+  for _ in $(seq 1 60); do timeout 5 docker info >/dev/null 2>&1 && break; sleep 1; done
+fi
+
 if docker info >/dev/null 2>&1; then
   # No registry? The image is built offline with debootstrap, which needs root and the package.
   if [ "$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1; then
