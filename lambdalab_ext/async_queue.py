@@ -35,14 +35,11 @@ import threading
 
 from .errors import (InvalidParameterValueException, RequestEntityTooLargeException, ResourceNotFoundException,
                      TooManyRequestsException)
-from .limits import ASYNC_REQUEST_MAX_BYTES
+from .limits import (ASYNC_MAX_EVENT_AGE_S as MAX_EVENT_AGE_S, ASYNC_MAX_RETRY_ATTEMPTS as MAX_RETRY_ATTEMPTS,
+                     ASYNC_MIN_EVENT_AGE_S as MIN_EVENT_AGE_S, ASYNC_REQUEST_MAX_BYTES,
+                     ASYNC_RETRY_DELAYS_S as FUNCTION_ERROR_DELAYS_S, ASYNC_THROTTLE_BACKOFF_S)
 
-FUNCTION_ERROR_DELAYS_S = (60.0, 120.0)    # before the second attempt, before the third
-THROTTLE_BACKOFF_FIRST_S = 1.0
-THROTTLE_BACKOFF_MAX_S = 300.0
-MAX_EVENT_AGE_S = 6 * 3600
-MIN_EVENT_AGE_S = 60
-MAX_RETRY_ATTEMPTS = 2
+THROTTLE_BACKOFF_FIRST_S, THROTTLE_BACKOFF_MAX_S = ASYNC_THROTTLE_BACKOFF_S
 
 
 @dataclasses.dataclass(frozen=True)

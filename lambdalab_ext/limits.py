@@ -42,6 +42,12 @@ RUNTIME_API_VERSION = "2018-06-01"
 # minutes to hours. The lab's default, which a notebook can change.
 KEEP_ALIVE_DEFAULT_S = 600.0
 
+# -- asynchronous invocation ("Invoking a Lambda function asynchronously") ---------------------------
+ASYNC_RETRY_DELAYS_S = (60.0, 120.0)     # after a function error: before the 2nd and the 3rd attempt
+ASYNC_THROTTLE_BACKOFF_S = (1.0, 300.0)  # after a throttle or system error: from 1 s, doubling, to 5 min
+ASYNC_MAX_RETRY_ATTEMPTS = 2             # MaximumRetryAttempts: 0-2, default 2
+ASYNC_MIN_EVENT_AGE_S, ASYNC_MAX_EVENT_AGE_S = 60, 21_600   # MaximumEventAgeInSeconds: 60 s - 6 h
+
 # -- concurrency ("Lambda function scaling", "PutFunctionConcurrency") -----------------------------
 ACCOUNT_CONCURRENCY_DEFAULT = 1_000      # a default quota; new accounts can start lower
 UNRESERVED_MINIMUM = 100                 # reserved concurrency must leave at least this unreserved

@@ -22,7 +22,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, needs_local_scope, no_var_expand
 from traitlets import Bool, Enum, Float, Int, observe
 
-from . import magic_args
+from . import limits, magic_args
 from .report import PLATFORM_LINE_PREFIXES
 from .runtime.logs import HEAD_BYTES, TAIL_BYTES
 
@@ -158,12 +158,12 @@ class Lambda(Magics):
 
     backend = Enum(("auto", "docker", "process"), "auto", config=True,
                    help="Where environments run: Docker when an engine answers, else processes.")
-    default_memory = Int(128, config=True, help="Memory size (MB) of a new function: Lambda's default is 128.")
-    default_timeout = Int(3, config=True, help="Timeout (s) of a new function: Lambda's default is 3.")
+    default_memory = Int(limits.MEMORY_DEFAULT_MB, config=True, help="Memory size (MB) of a new function: Lambda's default is 128.")
+    default_timeout = Int(limits.TIMEOUT_DEFAULT_S, config=True, help="Timeout (s) of a new function: Lambda's default is 3.")
     raise_on_error = Bool(False, config=True,
                           help="Raise a function's error as an exception instead of showing the result.")
-    keep_alive = Float(600.0, config=True, help="Seconds an idle environment stays warm.")
-    account_concurrency = Int(1000, config=True, help="The account's concurrency quota.")
+    keep_alive = Float(limits.KEEP_ALIVE_DEFAULT_S, config=True, help="Seconds an idle environment stays warm.")
+    account_concurrency = Int(limits.ACCOUNT_CONCURRENCY_DEFAULT, config=True, help="The account's concurrency quota.")
 
     def __init__(self, shell):
         # Set before the configurable's __init__: loading %config values fires the observer below.

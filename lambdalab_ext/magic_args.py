@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from IPython.core.error import UsageError
 
-from . import events
+from . import events, limits
 
 HANDLER_NAMES = ("handler", "lambda_handler")
 
@@ -61,11 +61,11 @@ def _add_event_options(parser):
 
 
 def _add_config_options(parser):
-    parser.add_argument("--memory", type=int, metavar="MB", help="memory size, 128-10240 MB")
+    parser.add_argument("--memory", type=int, metavar="MB", help=f"memory size, {limits.MEMORY_MIN_MB}-{limits.MEMORY_MAX_MB} MB")
     parser.add_argument("--timeout", type=int, metavar="S", help="timeout, 1-900 seconds")
     parser.add_argument("--env", type=_env_pair, action="append", metavar="KEY=VALUE",
                         help="an environment variable (repeat for more)")
-    parser.add_argument("--ephemeral-storage", type=int, metavar="MB", help="/tmp size, 512-10240 MB")
+    parser.add_argument("--ephemeral-storage", type=int, metavar="MB", help=f"/tmp size, {limits.EPHEMERAL_MIN_MB}-{limits.EPHEMERAL_MAX_MB} MB")
     parser.add_argument("--reserved", type=int, metavar="N", help="reserved concurrency (0 blocks all)")
     parser.add_argument("--provisioned", type=int, metavar="N", help="provisioned concurrency")
 

@@ -38,12 +38,11 @@ import socket
 import threading
 import time
 
+from .. import limits
 from .logs import LogCollector
 from .sandbox import Sandbox
 
 LABEL = "lambdalab"
-CPU_MB_PER_VCPU = 1769          # Lambda: 1,769 MB of memory = one vCPU (lambda-facts §3.2)
-PIDS_LIMIT = 1024               # Lambda: 1,024 processes/threads
 GUEST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guest")
 LOG_PATH_IN_SANDBOX = "/run/lambdalab-log"
 GO_PATH_IN_SANDBOX = "/run/lambdalab-go"
@@ -151,7 +150,7 @@ def docker_client(timeout=60):
 
 def cpu_share(memory_mb, host_cpus):
     """vCPUs Lambda gives a function of ``memory_mb``, capped at what this host has."""
-    return min(memory_mb / CPU_MB_PER_VCPU, float(host_cpus))
+    return limits.cpu_share(memory_mb, host_cpus)
 
 
 def _pid_alive(pid):
@@ -292,10 +291,10 @@ class DockerSandbox(Sandbox):
             mem_limit=memory,
             memswap_limit=memory,
             nano_cpus=int(cpu_share(self.config.memory_mb, backend.host_cpus) * 1e9),
-            pids_limit=PIDS_LIMIT,
+            pids_limit=limits.PIDS_LIMIT,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
-            ulimits=[Ulimit(name="nofile", soft=1024, hard=1024)],
+            ulimits=[Ulimit(name="nofile", soft=limits.FILE_DESCRIPTORS, hard=limits.FILE_DESCRIPTORS)],
             # Lambda has no /dev/shm (so multiprocessing's queues and pools fail there, as here):
             # a private IPC namespace with nothing mounted, instead of Docker's 64 MB tmpfs that
             # no ephemeral-storage limit would count.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import limits
 from .distributions import Distribution, Uniform, as_distribution
 
 __all__ = [
@@ -117,12 +118,12 @@ class ServiceRules:
     scope).
     """
 
-    account_concurrency: int | None = 1000
+    account_concurrency: int | None = limits.ACCOUNT_CONCURRENCY_DEFAULT
     scale_out: TokenBucket | None = SCALING_2023
-    keep_alive: float | Distribution | None = 600.0
+    keep_alive: float | Distribution | None = limits.KEEP_ALIVE_DEFAULT_S
     routing: str = "newest"
-    async_error_retry_delays: tuple[float, ...] = (60.0, 120.0)
-    async_throttle_backoff: tuple[float, float] = (1.0, 300.0)
+    async_error_retry_delays: tuple[float, ...] = limits.ASYNC_RETRY_DELAYS_S
+    async_throttle_backoff: tuple[float, float] = limits.ASYNC_THROTTLE_BACKOFF_S
 
     def __post_init__(self):
         if self.account_concurrency is not None and self.account_concurrency < 0:
@@ -190,8 +191,8 @@ class FunctionConfig:
     provisioned_concurrency: int = 0
     error_rate: float = 0.0
     invocation_type: str = REQUEST_RESPONSE
-    maximum_retry_attempts: int = 2
-    maximum_event_age_s: float = 21600.0
+    maximum_retry_attempts: int = limits.ASYNC_MAX_RETRY_ATTEMPTS
+    maximum_event_age_s: float = float(limits.ASYNC_MAX_EVENT_AGE_S)
     architecture: str = "x86_64"
 
     def __post_init__(self):
@@ -204,8 +205,9 @@ class FunctionConfig:
         else:
             set_("init_duration", as_distribution(0.25 if self.init_duration is None else self.init_duration,
                                                   "init_duration"))
-        if not 128 <= self.memory_mb <= 10240:
-            raise ValueError(f"FunctionConfig(memory_mb={self.memory_mb!r}): Lambda allows 128-10,240 MB")
+        if not limits.MEMORY_MIN_MB <= self.memory_mb <= limits.MEMORY_MAX_MB:
+            raise ValueError(f"FunctionConfig(memory_mb={self.memory_mb!r}): Lambda allows "
+                             f"{limits.MEMORY_MIN_MB}-{limits.MEMORY_MAX_MB:,} MB")
         if self.architecture not in ("x86_64", "arm64"):
             raise ValueError(f"FunctionConfig(architecture={self.architecture!r}): use 'x86_64' or 'arm64'")
         if self.reserved_concurrency is not None and self.reserved_concurrency < 0:
@@ -236,9 +238,10 @@ class FunctionConfig:
         acct = rules.account_concurrency
         if acct is None:
             return
-        if self.reserved_concurrency is not None and self.reserved_concurrency > max(0, acct - 100):
+        minimum = limits.UNRESERVED_MINIMUM
+        if self.reserved_concurrency is not None and self.reserved_concurrency > max(0, acct - minimum):
             raise ValueError(
-                f"reserved_concurrency={self.reserved_concurrency} leaves fewer than 100 unreserved of "
+                f"reserved_concurrency={self.reserved_concurrency} leaves fewer than {minimum} unreserved of "
                 f"account_concurrency={acct} (lambda-facts §1.4); lower it or raise "
                 "ServiceRules(account_concurrency=...)")
         if self.provisioned_concurrency > acct:
