@@ -68,3 +68,21 @@ class TooManyRequestsException(LambdaServiceError):
 class ResourceConflictException(LambdaServiceError):
     error_type = "ResourceConflictException"
     status_code = 409
+
+
+class LabClosedError(RuntimeError):
+    """The ``Lab`` was shut down: its functions and execution environments are gone.
+
+    Not an error of the Lambda service (AWS has no such answer), so it is not a
+    ``LambdaServiceError``: code that catches the service's errors (throttles, bad requests) does
+    not mistake a closed lab for one of them. It is a ``RuntimeError``, as before.
+    """
+
+    MESSAGE = ("This Lab has been shut down: its functions and environments are gone. Create a new "
+               "Lab() and deploy the function again.")
+
+    def __init__(self, message=MESSAGE):
+        super().__init__(message)
+
+    def _render_traceback_(self):
+        return [f"LabClosedError: {self}"]

@@ -1,10 +1,15 @@
 """A function's configuration, validated with Lambda's own rules, and its code package.
 
-The limits are Lambda's (lambda-facts §3.2): memory 128-10,240 MB, timeout 1-900 s, ephemeral
+The limits are Lambda's ("Lambda quotas"): memory 128-10,240 MB, timeout 1-900 s, ephemeral
 storage 512-10,240 MB, environment variables 4 KB in total and none of the reserved keys.
 A bad value raises ``InvalidParameterValueException`` (a ``ValueError``) before anything starts.
+
+Every pattern matches the *whole* string (``re.fullmatch``): with ``^...$`` Python also accepts a
+trailing newline, and a name is copied into HTTP headers (the ``Lambda-Runtime-Invoked-Function-Arn``
+of each event) and into the sandbox's environment, where a newline or a NUL byte breaks them.
 """
 
+import collections.abc
 import dataclasses
 import hashlib
 import keyword
@@ -30,8 +35,21 @@ RESERVED_ENV_KEYS = frozenset({
     "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
 })
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_ENV_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# API reference, "CreateFunction" (FunctionName, Handler) and "Environment" (the key pattern:
+# a letter, then at least one more letter, digit or underscore). Used with fullmatch only.
+_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ENV_KEY_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]+")
+_RUNTIME_RE = re.compile(r"python3\.[0-9]{1,2}")
+HANDLER_MAX_CHARS = 128
+
+
+def _utf8(text):
+    """True when ``text`` can be written out as UTF-8 (no lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _invalid(message):
@@ -68,13 +86,17 @@ class FunctionConfiguration:
     provisioned_concurrency: int = 0
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
+        if not isinstance(self.name, str) or not _NAME_RE.fullmatch(self.name):
             _invalid(f"Function name {self.name!r} is not valid: use 1-64 letters, digits, hyphens "
                      "or underscores.")
-        if not isinstance(self.source, str):
-            _invalid("The function's code must be Python source text.")
+        if not isinstance(self.source, str) or not _utf8(self.source):
+            _invalid("The function's code must be Python source text (encodable as UTF-8).")
         if not isinstance(self.handler, str) or not self.handler.isidentifier() or keyword.iskeyword(self.handler):
             _invalid(f"Handler {self.handler!r} is not a Python function name.")
+        if len(self.handler_string) > HANDLER_MAX_CHARS:
+            _invalid(f"Handler {self.handler_string!r} is longer than Lambda's {HANDLER_MAX_CHARS} characters.")
+        if not isinstance(self.runtime, str) or not _RUNTIME_RE.fullmatch(self.runtime):
+            _invalid(f"Runtime {self.runtime!r} is not a Python runtime (python3.x).")
         object.__setattr__(self, "memory_mb", _whole_number(self.memory_mb, "MemorySize"))
         if not MEMORY_MIN_MB <= self.memory_mb <= MEMORY_MAX_MB:
             _invalid(f"MemorySize {self.memory_mb} MB is out of range: Lambda accepts "
@@ -106,13 +128,23 @@ class FunctionConfiguration:
             _invalid("ProvisionedConcurrentExecutions cannot exceed the function's reserved concurrency.")
 
     def _check_environment(self):
+        if self.environment is not None and not isinstance(self.environment, collections.abc.Mapping):
+            _invalid(f"Environment variables must be a mapping of names to strings, got "
+                     f"{type(self.environment).__name__}.")
         env = dict(self.environment or {})
         for key, value in env.items():
-            if not isinstance(key, str) or not _ENV_KEY_RE.match(key):
-                _invalid(f"Environment variable name {key!r} is not valid: start with a letter, then "
-                         "letters, digits or underscores.")
+            if not isinstance(key, str) or not _ENV_KEY_RE.fullmatch(key):
+                _invalid(f"Environment variable name {key!r} is not valid: start with a letter, then at "
+                         "least one more letter, digit or underscore (Lambda's pattern [a-zA-Z]([a-zA-Z0-9_])+).")
             if not isinstance(value, str):
                 _invalid(f"Environment variable {key} must be a string, got {type(value).__name__}.")
+            # A process environment is NUL-terminated C strings: the engine refuses such a value
+            # (HTTP 500 at container creation), a subprocess raises. Refused here, at deploy.
+            if "\x00" in value:
+                _invalid(f"Environment variable {key} contains a NUL byte (\\x00), which no process "
+                         "environment can hold.")
+            if not _utf8(value):
+                _invalid(f"Environment variable {key} is not valid text (it cannot be encoded as UTF-8).")
         reserved = sorted(set(env) & RESERVED_ENV_KEYS)
         if reserved:
             _invalid("Lambda was unable to configure your environment variables because the environment "

@@ -10,6 +10,7 @@
 """
 
 import atexit
+import collections.abc
 import os
 import re
 import shutil
@@ -20,10 +21,14 @@ import uuid
 import weakref
 
 from .clock import RealClock
+from .errors import LabClosedError
 from .function import FunctionConfiguration
 from .service import LambdaService
 
 BACKENDS = ("auto", "docker", "process")
+# Both land in every ARN, and so in a header of every event the runtime receives: whole strings only.
+_REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]")
+_ACCOUNT_ID_RE = re.compile(r"[0-9]{12}")
 PROCESS_NOTICE = ("lambdalab: no Docker engine answers, so functions run as local processes. This is a "
                   "WEAKER isolation than Lambda's: the function runs as you, can read your files and reach "
                   "the network, and memory and CPU limits are only approximated. Start Docker for the real "
@@ -63,10 +68,13 @@ class Function:
     def invoke(self, event=None, *, client_context=None, on_log=None):
         """Invoke synchronously (RequestResponse) and return an ``InvocationResult``.
 
-        ``event`` is any JSON-serialisable value (or JSON text). ``on_log(line)`` receives the log
-        lines as they are written. Throttles and bad requests raise Lambda's errors
-        (``TooManyRequestsException``, ``RequestEntityTooLargeException``...); errors of the function
-        itself come back in the result (``result.error``), as the Invoke API returns them.
+        ``event`` is any JSON-serialisable value (or JSON text as ``bytes``). ``client_context`` is
+        a dict (the ClientContext object), or its base64 text as boto3 sends it: at most 3,583
+        bytes of JSON. ``on_log(line)`` receives the log lines as they are written. Throttles and
+        bad requests raise Lambda's errors (``TooManyRequestsException``,
+        ``RequestEntityTooLargeException``...); errors of the function itself come back in the
+        result (``result.error``), as the Invoke API returns them. After ``lab.shutdown()`` every
+        method of the function raises ``LabClosedError`` (a ``RuntimeError``).
         """
         return self._lab.service.invoke(self.name, event, client_context=client_context, on_log=on_log)
 
@@ -125,6 +133,10 @@ class Lab:
                  docker_network_mode="auto"):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if not isinstance(region, str) or not _REGION_RE.fullmatch(region):
+            raise ValueError(f"region {region!r} is not an AWS Region name such as 'us-east-1'.")
+        if not isinstance(account_id, str) or not _ACCOUNT_ID_RE.fullmatch(account_id):
+            raise ValueError(f"account_id {account_id!r} is not an AWS account ID (12 digits).")
         self.id = uuid.uuid4().hex[:10]
         self.region = region
         self.account_id = account_id
@@ -183,7 +195,8 @@ class Lab:
         self._check_open()
         config = FunctionConfiguration(
             name=name, source=source, handler=handler, memory_mb=memory_mb, timeout_s=timeout_s,
-            environment=dict(env or {}), ephemeral_storage_mb=ephemeral_storage_mb,
+            environment=dict(env) if isinstance(env, collections.abc.Mapping) else (env or {}),
+            ephemeral_storage_mb=ephemeral_storage_mb,
             reserved_concurrency=reserved_concurrency, provisioned_concurrency=provisioned_concurrency,
             runtime_client=runtime_client, architecture=architecture)
         self.service.put_function(config)
@@ -197,7 +210,7 @@ class Lab:
 
     def _check_open(self):
         if self._closed:
-            raise RuntimeError("This Lab has been shut down; create a new Lab().")
+            raise LabClosedError()
 
     def shutdown(self):
         """Stop every environment and remove every container, network, process and file of this lab."""

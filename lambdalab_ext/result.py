@@ -43,12 +43,24 @@ class InvocationResult:
 
     @property
     def payload(self):
-        """The returned value, or Lambda's error object when the function failed."""
+        """The returned value, or Lambda's error object when the function failed.
+
+        The Invoke API returns the bytes the runtime posted; most runtime clients post JSON, and
+        then this is the decoded value. A body that is not JSON (awslambdaric posts a handler's
+        ``bytes`` as they are) is its text when it is UTF-8, else the ``bytes`` themselves, as
+        is JSON nested too deeply to decode here. Never raises: ``raw_payload`` has the bytes.
+        """
         if self.error is not None:
             return self.error
         if self.raw_payload is None:
             return None
-        return json.loads(self.raw_payload)
+        try:
+            return json.loads(self.raw_payload)
+        except (ValueError, RecursionError):
+            try:
+                return bytes(self.raw_payload).decode("utf-8")
+            except UnicodeDecodeError:
+                return bytes(self.raw_payload)
 
     @property
     def ok(self):

@@ -1,69 +1,169 @@
 """The Lambda service over execution environments: routing, warm reuse, concurrency, throttles.
 
-Rules (lambda-facts §1): one request per environment at a time; an idle warm environment takes the
-next request (the most recently used first); a request that finds none gets a new environment (a
-cold start) if concurrency allows, else ``TooManyRequestsException``. Concurrency is limited per
+Rules (AWS Lambda Developer Guide, "Lambda function scaling", "Configuring reserved concurrency"):
+one request per environment at a time; an idle warm environment takes the next request (the most
+recently used first); a request that finds none gets a new environment (a cold start) if
+concurrency allows, else ``TooManyRequestsException``. Concurrency is limited per
 account (1,000 by default) and per function by reserved concurrency (also a guarantee: reserved
 units leave the shared pool; at least 100 must stay unreserved; 0 blocks every invocation).
 Provisioned concurrency keeps N environments initialised in advance, never reclaimed; they serve
 first, and traffic beyond them spills over to on-demand environments. Idle on-demand environments
 are reclaimed after the keep-alive period, measured on the lab's clock.
+
+In-flight counts belong to the *function*, not to one version of its configuration: an update
+during a cold start must not lose the cold start's count (``_InFlight`` is shared by every state
+of one function). An environment whose runtime dies while idle leaves the idle list at once
+(``ExecutionEnvironment.runtime_died``); one found dead when a request reaches it is skipped and
+the request routed again. What the caller waits for is ``latency_ms``, measured at the return.
 """
 
+import base64
 import json
 import threading
 import time
 
-from .errors import (InvalidParameterValueException, InvalidRequestContentException,
+from .errors import (InvalidParameterValueException, InvalidRequestContentException, LabClosedError,
                      RequestEntityTooLargeException, ResourceNotFoundException, TooManyRequestsException)
 from .function import package_code
-from .runtime.environment import ExecutionEnvironment, InitError
+from .runtime.environment import EnvironmentUnavailable, ExecutionEnvironment, InitError
 
-MAX_SYNC_PAYLOAD_BYTES = 6_291_456   # measured request limit of a synchronous invoke (lambda-facts §3.2)
+MAX_SYNC_PAYLOAD_BYTES = 6_291_456   # measured request limit of a synchronous invoke ("Invoke", "Lambda quotas")
 UNRESERVED_MINIMUM = 100
+# "Invoke" (API reference): ClientContext is up to 3,583 bytes of JSON (sent base64-encoded).
+CLIENT_CONTEXT_MAX_BYTES = 3_583
+# A request that finds a dead warm environment is routed again; the last try is a cold start.
+ROUTING_ATTEMPTS = 3
+SHUTDOWN_WAIT_S = 60.0
+
+
+class _InFlight:
+    """A function's requests in flight, shared by every configuration state of that function."""
+
+    def __init__(self):
+        self.busy = set()
+        self.starting = 0           # cold starts in progress (they count as concurrency)
+        self.on_provisioned = 0     # requests in flight on provisioned environments
 
 
 class _FunctionState:
-    def __init__(self, config, code_dir, generation):
+    def __init__(self, config, code_dir, generation, flight=None):
         self.config = config
         self.code_dir = code_dir
         self.generation = generation
         self.idle = []              # on-demand environments, most recently used last
         self.provisioned_idle = []
-        self.busy = set()
-        self.starting = 0           # cold starts in progress (they count as concurrency)
-        self.on_provisioned = 0     # requests in flight on provisioned environments
+        self.flight = flight or _InFlight()
+
+    @property
+    def busy(self):
+        return self.flight.busy
+
+    @property
+    def starting(self):
+        return self.flight.starting
 
     @property
     def in_flight(self):
-        return len(self.busy) + self.starting
+        return len(self.flight.busy) + self.flight.starting
 
     @property
     def on_demand_in_flight(self):
-        return self.in_flight - self.on_provisioned
+        return self.in_flight - self.flight.on_provisioned
+
+
+class _Background:
+    """Work done after the caller has its answer (stopping sandboxes); shutdown waits for it."""
+
+    def __init__(self):
+        self._threads = set()
+        self._lock = threading.Lock()
+
+    def run(self, fn):
+        def work():
+            try:
+                fn()
+            except Exception:   # a sandbox already gone, an engine that refuses: nothing to report to
+                pass
+            finally:
+                with self._lock:
+                    self._threads.discard(thread)
+
+        thread = threading.Thread(target=work, name="lambdalab-background", daemon=True)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+
+    def wait(self, timeout_s):
+        deadline = time.perf_counter() + timeout_s
+        while time.perf_counter() < deadline:
+            with self._lock:
+                threads = list(self._threads)
+            if not threads:
+                return
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.perf_counter()))
+
+
+def _not_json(value):
+    raise ValueError(f"{value} is not JSON")
+
+
+def _unparsable(exc):
+    if isinstance(exc, RecursionError):
+        exc = "the value is nested too deeply"
+    return InvalidRequestContentException(f"Could not parse request body into json: {exc}")
 
 
 def encode_event(event):
     """The Invoke API's payload as JSON bytes, checked for size, then form.
 
     Python values (str included) are encoded as JSON; ``bytes`` are taken as the JSON payload itself.
+    What is not JSON is refused as the Invoke API refuses it (``InvalidRequestContentException``):
+    NaN and Infinity (JSON has no such numbers), and a value nested deeper than can be parsed.
     """
     if isinstance(event, (bytes, bytearray)):
         payload = bytes(event)
     else:
         try:
-            payload = json.dumps(event).encode()
-        except (TypeError, ValueError) as exc:
-            raise InvalidRequestContentException(f"Could not parse request body into json: {exc}") from None
+            payload = json.dumps(event, allow_nan=False).encode()
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise _unparsable(exc) from None
     if len(payload) > MAX_SYNC_PAYLOAD_BYTES:
         raise RequestEntityTooLargeException(
             f"Request must be smaller than {MAX_SYNC_PAYLOAD_BYTES} bytes for the InvokeFunction operation")
     if isinstance(event, (bytes, bytearray)):
         try:
-            json.loads(payload or b"null")
-        except ValueError as exc:
-            raise InvalidRequestContentException(f"Could not parse request body into json: {exc}") from None
+            json.loads(payload or b"null", parse_constant=_not_json)
+        except (ValueError, RecursionError) as exc:
+            raise _unparsable(exc) from None
     return payload
+
+
+def encode_client_context(client_context):
+    """The ClientContext as the JSON text the runtime receives, checked as the Invoke API checks it.
+
+    It must be a JSON object of at most 3,583 bytes ("Invoke", API reference). ``bytes`` or
+    ``str`` are taken as the base64 text the API itself takes. The JSON is ASCII with every
+    control character escaped: it travels in the ``Lambda-Runtime-Client-Context`` header.
+    """
+    if client_context is None:
+        return None
+    if isinstance(client_context, (str, bytes, bytearray)):
+        try:
+            client_context = json.loads(base64.b64decode(client_context, validate=True), parse_constant=_not_json)
+        except (ValueError, RecursionError):
+            raise InvalidRequestContentException("Client context must be a valid Base64-encoded JSON object.") from None
+    if not isinstance(client_context, dict):
+        raise InvalidRequestContentException("Client context must be a valid Base64-encoded JSON object.")
+    try:
+        text = json.dumps(client_context, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        raise InvalidRequestContentException("Client context must be a valid Base64-encoded JSON object.") from None
+    if len(text.encode()) > CLIENT_CONTEXT_MAX_BYTES:
+        raise InvalidRequestContentException(
+            f"Client context is {len(text.encode()):,} bytes of JSON: Lambda accepts at most "
+            f"{CLIENT_CONTEXT_MAX_BYTES:,}.")
+    return text
 
 
 class LambdaService:
@@ -83,24 +183,40 @@ class LambdaService:
         self._generation = 0
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        self._background = _Background()
         clock.add_listener(lambda now: self.reclaim_idle())
         if not clock.virtual:
             self._reaper = threading.Thread(target=self._reclaim_loop, name="lambdalab-keepalive", daemon=True)
             self._reaper.start()
 
+    def _check_open(self):
+        if self._closed.is_set():
+            raise LabClosedError()
+
+    def _not_found(self, name):
+        return ResourceNotFoundException(
+            f"Function not found: arn:aws:lambda:{self.region}:{self.account_id}:function:{name}")
+
+    def _new_environment(self, state, initialization_type="on-demand"):
+        provisioned = initialization_type != "on-demand"
+        return ExecutionEnvironment(
+            state.config, self.backend, state.code_dir, region=self.region, account_id=self.account_id,
+            initialization_type=initialization_type, in_background=self._background.run,
+            on_death=lambda env: self._environment_died(state, env, provisioned))
+
     # -- control plane -------------------------------------------------------------------------
     def put_function(self, config):
         """Create or update a function. Environments of the previous code or configuration are retired."""
+        self._check_open()
         with self._lock:
             self._check_reservation(config)
             self._generation += 1
             old = self._functions.get(config.name)
-            state = _FunctionState(config, package_code(config, self.workdir), self._generation)
-            if old is not None:
-                state.busy, state.starting, state.on_provisioned = old.busy, old.starting, old.on_provisioned
-                retired = old.idle + old.provisioned_idle
-            else:
-                retired = []
+            # The in-flight counts carry over by reference: requests started under the old
+            # configuration end (and decrement) while the new one is current.
+            state = _FunctionState(config, package_code(config, self.workdir), self._generation,
+                                   old.flight if old is not None else None)
+            retired = old.idle + old.provisioned_idle if old is not None else []
             self._functions[config.name] = state
         for env in retired:
             env.discard()
@@ -122,15 +238,16 @@ class LambdaService:
         errors = []
 
         def start_one():
-            env = ExecutionEnvironment(state.config, self.backend, state.code_dir, region=self.region,
-                                       account_id=self.account_id, initialization_type="provisioned-concurrency")
+            if self._closed.is_set():
+                return
+            env = self._new_environment(state, "provisioned-concurrency")
             try:
                 env.init()
             except InitError as exc:
                 errors.append(exc)
                 return
             with self._lock:
-                if self._functions.get(state.config.name) is state:
+                if self._functions.get(state.config.name) is state and not self._closed.is_set():
                     state.provisioned_idle.append(env)
                     return
             env.discard()
@@ -146,23 +263,24 @@ class LambdaService:
                 f"Provisioned concurrency could not be initialised: {err.get('errorType')}: {err.get('errorMessage')}")
 
     def get(self, name):
+        self._check_open()
         with self._lock:
             state = self._functions.get(name)
         if state is None:
-            raise ResourceNotFoundException(
-                f"Function not found: arn:aws:lambda:{self.region}:{self.account_id}:function:{name}")
+            raise self._not_found(name)
         return state
 
     def delete_function(self, name):
+        self._check_open()
         with self._lock:
             state = self._functions.pop(name, None)
         if state is None:
-            raise ResourceNotFoundException(
-                f"Function not found: arn:aws:lambda:{self.region}:{self.account_id}:function:{name}")
+            raise self._not_found(name)
         for env in state.idle + state.provisioned_idle:
             env.discard()
 
     def functions(self):
+        self._check_open()
         with self._lock:
             return {name: state.config for name, state in self._functions.items()}
 
@@ -171,7 +289,7 @@ class LambdaService:
         state = self.get(name)
         with self._lock:
             return {"idle": len(state.idle), "provisioned_idle": len(state.provisioned_idle),
-                    "busy": len(state.busy), "starting": state.starting}
+                    "busy": len(state.flight.busy), "starting": state.flight.starting}
 
     # -- data plane ----------------------------------------------------------------------------
     def _throttle_reason(self, state):
@@ -190,69 +308,108 @@ class LambdaService:
             return "ConcurrentInvocationLimitExceeded"
         return None
 
-    def invoke(self, name, event=None, *, client_context=None, on_log=None):
-        """A synchronous (RequestResponse) invoke. Raises the service's errors; returns the result."""
-        submitted = time.perf_counter()
-        payload = encode_event(event)
-        with self._lock:
-            state = self._functions.get(name)
-            if state is None:
-                raise ResourceNotFoundException(
-                    f"Function not found: arn:aws:lambda:{self.region}:{self.account_id}:function:{name}")
-            env, provisioned = None, False
-            if state.provisioned_idle:
-                env, provisioned = state.provisioned_idle.pop(), True
-                state.on_provisioned += 1
-            elif state.idle:
-                env = state.idle.pop()
-            else:
+    def _route(self, name, warm_allowed=True):
+        """Pick an environment for one request: ``(state, env, provisioned)``, env None for a cold start."""
+        dead = []
+        try:
+            with self._lock:
+                self._check_open()
+                state = self._functions.get(name)
+                if state is None:
+                    raise self._not_found(name)
+                flight = state.flight
+                while warm_allowed and (state.provisioned_idle or state.idle):
+                    provisioned = bool(state.provisioned_idle)
+                    env = (state.provisioned_idle if provisioned else state.idle).pop()
+                    if not env.alive:   # died idle and not dropped yet: never route to it
+                        dead.append(env)
+                        continue
+                    if provisioned:
+                        flight.on_provisioned += 1
+                    flight.busy.add(env)
+                    return state, env, provisioned
                 reason = self._throttle_reason(state)
                 if reason:
                     self.throttles += 1
                     raise TooManyRequestsException("Rate Exceeded.", Reason=reason)
-                state.starting += 1
-            if env is not None:
-                state.busy.add(env)
-        cold = env is None
-        if cold:
-            env = ExecutionEnvironment(state.config, self.backend, state.code_dir, region=self.region,
-                                       account_id=self.account_id)
-            try:
-                env.init()
-            except InitError as exc:
-                with self._lock:
-                    state.starting -= 1
-                return env.failed_init_result(exc, submitted_at=submitted)
-            except BaseException:
-                with self._lock:
-                    state.starting -= 1
-                raise
-            with self._lock:
-                state.starting -= 1
-                state.busy.add(env)
-        try:
-            result = env.invoke(payload, cold=cold, client_context=client_context, on_log=on_log,
-                                submitted_at=submitted)
+                flight.starting += 1
+                return state, None, False
         finally:
-            self._release(name, state, env, provisioned)
+            for env in dead:
+                env.discard(wait=False)
+
+    def invoke(self, name, event=None, *, client_context=None, on_log=None):
+        """A synchronous (RequestResponse) invoke. Raises the service's errors; returns the result.
+
+        ``latency_ms`` of the result is what the caller waited, from this call to its return.
+        """
+        submitted = time.perf_counter()
+        self._check_open()
+        payload = encode_event(event)
+        context_json = encode_client_context(client_context)
+        for attempt in range(ROUTING_ATTEMPTS):
+            state, env, provisioned = self._route(name, warm_allowed=attempt < ROUTING_ATTEMPTS - 1)
+            cold = env is None
+            if cold:
+                env = self._new_environment(state)
+                try:
+                    env.init()
+                except InitError as exc:
+                    with self._lock:
+                        state.flight.starting -= 1
+                    return self._answer(env.failed_init_result(exc, submitted_at=submitted), submitted)
+                except BaseException:
+                    with self._lock:
+                        state.flight.starting -= 1
+                    raise
+                with self._lock:
+                    state.flight.starting -= 1
+                    state.flight.busy.add(env)
+            try:
+                result = env.invoke(payload, cold=cold, client_context=context_json, on_log=on_log,
+                                    submitted_at=submitted)
+            except EnvironmentUnavailable:
+                continue   # nothing ran there: the request goes to another environment
+            finally:
+                self._release(name, state, env, provisioned)
+            return self._answer(result, submitted)
+        raise AssertionError("unreachable: the last routing attempt is a cold start")
+
+    @staticmethod
+    def _answer(result, submitted):
+        result.latency_ms = (time.perf_counter() - submitted) * 1000
         return result
 
     def _release(self, name, state, env, provisioned):
         replace = False
         with self._lock:
-            state.busy.discard(env)
+            state.flight.busy.discard(env)
             if provisioned:
-                state.on_provisioned -= 1
+                state.flight.on_provisioned -= 1
             current = self._functions.get(name) is state
             if env.alive and current:
                 env.last_used = self.clock.now()
                 (state.provisioned_idle if provisioned else state.idle).append(env)
                 env = None
-            replace = provisioned and current
+            replace = provisioned and current and not self._closed.is_set()
         if env is not None:
-            env.discard()
+            env.discard(wait=False)
             if replace:   # Lambda keeps the provisioned level: a lost environment is replaced
-                threading.Thread(target=self._provision, args=(state, 1), daemon=True).start()
+                self._background.run(lambda: self._provision(state, 1))
+
+    def _environment_died(self, state, env, provisioned):
+        """An idle environment's runtime died (a watcher thread calls this): stop routing to it."""
+        with self._lock:
+            pool = state.provisioned_idle if provisioned else state.idle
+            found = env in pool
+            if found:
+                pool.remove(env)
+            replace = (found and provisioned and self._functions.get(state.config.name) is state
+                       and not self._closed.is_set())
+        if found:   # else a request holds it, and finds it dead
+            env.discard(wait=False)
+        if replace:
+            self._background.run(lambda: self._provision(state, 1))
 
     # -- keep-alive ----------------------------------------------------------------------------
     def reclaim_idle(self):
@@ -276,10 +433,12 @@ class LambdaService:
                 pass
 
     def shutdown(self):
+        """Stop every environment; waits for the ones being stopped in the background too."""
         self._closed.set()
         with self._lock:
             envs = [env for state in self._functions.values()
-                    for env in state.idle + state.provisioned_idle + list(state.busy)]
+                    for env in state.idle + state.provisioned_idle + list(state.flight.busy)]
             self._functions.clear()
         for env in envs:
             env.discard()
+        self._background.wait(SHUTDOWN_WAIT_S)

@@ -438,7 +438,8 @@ def test_awslambdaric_works_unchanged(lab):
 
 
 def test_init_over_10_seconds_is_retried_inside_the_first_invocation(lab):
-    """A suppressed init (lambda-facts §2.1): INIT is cut at 10 s and run again under the timeout."""
+    """A suppressed init ("Understanding the Lambda execution environment lifecycle"): INIT is cut
+    at 10 s and run again under the timeout."""
     source = textwrap.dedent("""
         import time
         print("loading")

@@ -12,6 +12,11 @@ class Sandbox:
 
     A subclass provides ``start(attach_api)`` (returns the ``perf_counter`` moment INIT begins),
     ``kill()``, ``destroy()`` and ``max_memory_bytes()``, and sets ``logs`` (a ``LogCollector``).
+
+    A runtime that ends by itself is reported twice: as an ``exit`` event, for whoever waits on
+    the runtime (INIT, an invocation), and to ``on_death(sandbox)``, the environment's callback,
+    which matters when nobody waits: an idle environment whose runtime died between invocations
+    must leave the service's idle list at once, not when the next request finds it dead.
     """
 
     def __init__(self, backend, environment, events):
@@ -21,6 +26,7 @@ class Sandbox:
         self.killed = False          # by the platform (timeout, shutdown): not reported as an exit
         self.oom = False
         self.logs = None
+        self.on_death = getattr(environment, "runtime_died", None)
         # One folder per sandbox: an environment restarted after a suppressed init gets a new one
         # while the old one is still being removed.
         self.folder = os.path.join(backend.workdir, "envs", f"{environment.id}-{uuid.uuid4().hex[:6]}")
@@ -32,6 +38,8 @@ class Sandbox:
         """The runtime process ended by itself (or for memory): tell the environment."""
         if not self.killed or self.oom:
             self.events.put(RuntimeEvent("exit", time.perf_counter(), exit_code=exit_code, oom_killed=self.oom))
+            if self.on_death is not None:
+                self.on_death(self)
 
     def last_memory_bytes(self):
         """Peak memory once the runtime is gone: the limit if it was killed for memory."""

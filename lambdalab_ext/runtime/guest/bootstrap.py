@@ -95,9 +95,9 @@ class RuntimeAPIClient:
             raise RuntimeError(f"/runtime/invocation/next returned {status}: {body[:200]!r}")
         return headers, body
 
-    def post_response(self, request_id, payload):
+    def post_response(self, request_id, payload, content_type="application/json"):
         return self._request("POST", f"/runtime/invocation/{request_id}/response", body=payload,
-                             headers={"Content-Type": "application/json"})
+                             headers={"Content-Type": content_type})
 
     def post_error(self, request_id, error):
         return self._post_error(f"/runtime/invocation/{request_id}/error", error)
@@ -286,16 +286,22 @@ def handle_one(client, handler, request_filter):
         return
     context = LambdaContext(request_id, int(headers["lambda-runtime-deadline-ms"]),
                             headers.get("lambda-runtime-invoked-function-arn"), client_context, cognito)
+    content_type = "application/json"
     try:
         try:
             event = json.loads(body) if body else None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise FaultException("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}")
         result = handler(event, context)
-        try:
-            payload = json.dumps(result).encode()
-        except (TypeError, ValueError) as exc:
-            raise FaultException("Runtime.MarshalError", f"Unable to marshal response: {exc}")
+        if isinstance(result, bytes):
+            # As awslambdaric: a handler's bytes are the response as they are, not JSON.
+            payload, content_type = result, "application/unknown"
+        else:
+            try:
+                payload = json.dumps(result).encode()
+            except (TypeError, ValueError, RecursionError) as exc:
+                # RecursionError: a value nested too deeply to encode; awslambdaric says the same.
+                raise FaultException("Runtime.MarshalError", f"Unable to marshal response: {exc}")
     except FaultException as fault:
         error = {"errorMessage": fault.message, "errorType": fault.error_type, "stackTrace": fault.stack_trace}
         _log_error(error)
@@ -305,7 +311,7 @@ def handle_one(client, handler, request_filter):
         _log_error(error)
         client.post_error(request_id, error)
     else:
-        client.post_response(request_id, payload)
+        client.post_response(request_id, payload, content_type)
 
 
 def main():
