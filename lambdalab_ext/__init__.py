@@ -8,8 +8,9 @@
 """
 
 from .clock import RealClock, VirtualClock
-from .errors import (InvalidParameterValueException, InvalidRequestContentException, LambdaServiceError,
-                     RequestEntityTooLargeException, ResourceNotFoundException, TooManyRequestsException)
+from .errors import (InvalidParameterValueException, InvalidRequestContentException, LabClosedError,
+                     LambdaServiceError, RequestEntityTooLargeException, ResourceNotFoundException,
+                     TooManyRequestsException)
 from .function import FunctionConfiguration
 from .lab import Function, Lab
 from .result import InvocationResult
@@ -48,6 +49,6 @@ def last_result():
 __all__ = [
     "load_ipython_extension", "unload_ipython_extension", "current_lab", "last_result",
     "Lab", "Function", "FunctionConfiguration", "InvocationResult", "RealClock", "VirtualClock",
-    "LambdaServiceError", "InvalidParameterValueException", "InvalidRequestContentException",
+    "LambdaServiceError", "LabClosedError", "InvalidParameterValueException", "InvalidRequestContentException",
     "RequestEntityTooLargeException", "ResourceNotFoundException", "TooManyRequestsException",
 ]

@@ -17,11 +17,12 @@ import os
 import re
 
 from .errors import InvalidParameterValueException
+# Function names (CreateFunction) and the variable-name pattern (Environment): used with fullmatch.
+from .limits import ENV_KEY_RE as _ENV_KEY_RE
+from .limits import (EPHEMERAL_MAX_MB, EPHEMERAL_MIN_MB, ENV_MAX_BYTES, MEMORY_MAX_MB, MEMORY_MIN_MB,
+                     TIMEOUT_MAX_S, TIMEOUT_MIN_S)
+from .limits import FUNCTION_NAME_RE as _NAME_RE
 
-MEMORY_MIN_MB, MEMORY_MAX_MB = 128, 10_240
-TIMEOUT_MIN_S, TIMEOUT_MAX_S = 1, 900
-EPHEMERAL_MIN_MB, EPHEMERAL_MAX_MB = 512, 10_240
-ENV_MAX_BYTES = 4 * 1024
 MODULE_NAME = "lambda_function"   # the module name the Lambda console gives a new Python function
 RUNTIME_CLIENTS = ("lambdalab", "awslambdaric")
 
@@ -35,10 +36,6 @@ RESERVED_ENV_KEYS = frozenset({
     "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
 })
 
-# API reference, "CreateFunction" (FunctionName, Handler) and "Environment" (the key pattern:
-# a letter, then at least one more letter, digit or underscore). Used with fullmatch only.
-_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_ENV_KEY_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]+")
 _RUNTIME_RE = re.compile(r"python3\.[0-9]{1,2}")
 HANDLER_MAX_CHARS = 128
 

@@ -29,21 +29,34 @@ BACKENDS = ("auto", "docker", "process")
 # Both land in every ARN, and so in a header of every event the runtime receives: whole strings only.
 _REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]")
 _ACCOUNT_ID_RE = re.compile(r"[0-9]{12}")
-PROCESS_NOTICE = ("lambdalab: no Docker engine answers, so functions run as local processes. This is a "
-                  "WEAKER isolation than Lambda's: the function runs as you, can read your files and reach "
-                  "the network, and memory and CPU limits are only approximated. Start Docker for the real "
-                  "thing.")
+PROCESS_NOTICE = ("lambdalab: no Docker engine answers, so functions run as local processes, a WEAKER "
+                  "isolation than Lambda's (lab.isolation says what this machine gives them). Start Docker "
+                  "for the real thing.")
+# A lab's folder is named at random and says who owns it in a file inside: its name reaches the
+# mount table a function can read, which must show neither the lab's process nor its id.
+OWNER_FILE = ".lambdalab-owner"
+
+
+def _make_workdir():
+    workdir = tempfile.mkdtemp(prefix="lambdalab-")
+    with open(os.path.join(workdir, OWNER_FILE), "w") as f:
+        f.write(f"{os.getpid()}\n")
+    return workdir
 
 
 def _reap_workdirs():
     """Remove the folders of labs whose process died without shutting down (a killed kernel)."""
     root = tempfile.gettempdir()
     for name in os.listdir(root):
-        match = re.match(r"lambdalab-(\d+)-[0-9a-f]{10}-", name)
-        if not match:
+        if not name.startswith("lambdalab-"):
             continue
         try:
-            os.kill(int(match.group(1)), 0)
+            with open(os.path.join(root, name, OWNER_FILE)) as f:
+                pid = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)
         except ProcessLookupError:
             shutil.rmtree(os.path.join(root, name), ignore_errors=True)
         except PermissionError:
@@ -143,7 +156,7 @@ class Lab:
         self.clock = clock or RealClock()
         self.notice = None
         self.functions = {}
-        self.workdir = tempfile.mkdtemp(prefix=f"lambdalab-{os.getpid()}-{self.id}-")
+        self.workdir = _make_workdir()
         os.chmod(self.workdir, 0o755)   # the sandbox user reads the code below it
         self._closed = False
         self._lock = threading.Lock()
@@ -168,6 +181,8 @@ class Lab:
             client = docker_client()
             if client is not None:
                 reap_orphans(client, keep_lab=self.id)
+                from .runtime.process import reap_orphans as reap_process_orphans
+                reap_process_orphans()     # process-backend supervisors a killed kernel left
                 return DockerBackend(self.id, self.workdir, client=client, image=image, progress=progress,
                                      network_mode=network_mode)
             if backend == "docker":

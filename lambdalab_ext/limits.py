@@ -56,7 +56,7 @@ UNRESERVED_MINIMUM = 100                 # reserved concurrency must leave at le
 REGION_DEFAULT = "us-east-1"
 ACCOUNT_ID_DEFAULT = "123456789012"
 FUNCTION_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")       # use fullmatch: a whole string
-ENV_KEY_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+ENV_KEY_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]+")   # Lambda's pattern: two characters at least
 
 
 def function_arn(name, region=REGION_DEFAULT, account_id=ACCOUNT_ID_DEFAULT, qualifier=None):

@@ -25,12 +25,11 @@ import time
 from .errors import (InvalidParameterValueException, InvalidRequestContentException, LabClosedError,
                      RequestEntityTooLargeException, ResourceNotFoundException, TooManyRequestsException)
 from .function import package_code
+# "Invoke" (API reference): ClientContext is up to 3,583 bytes of JSON (sent base64-encoded).
+from .limits import CLIENT_CONTEXT_MAX_BYTES, UNRESERVED_MINIMUM
+from .limits import SYNC_REQUEST_MAX_BYTES as MAX_SYNC_PAYLOAD_BYTES
 from .runtime.environment import EnvironmentUnavailable, ExecutionEnvironment, InitError
 
-MAX_SYNC_PAYLOAD_BYTES = 6_291_456   # measured request limit of a synchronous invoke ("Invoke", "Lambda quotas")
-UNRESERVED_MINIMUM = 100
-# "Invoke" (API reference): ClientContext is up to 3,583 bytes of JSON (sent base64-encoded).
-CLIENT_CONTEXT_MAX_BYTES = 3_583
 # A request that finds a dead warm environment is routed again; the last try is a cold start.
 ROUTING_ATTEMPTS = 3
 SHUTDOWN_WAIT_S = 60.0

@@ -397,23 +397,35 @@ def test_a_dead_kernel_leaves_nothing_the_next_lab_does_not_reap(docker_engine, 
         from lambdalab_ext import Lab
         lab = Lab(backend="docker", image={runtime_image!r})
         lab.deploy("orphan", "def handler(e, c):\\n    return 1\\n", memory_mb=1769).invoke({{}})
-        print(lab.id, flush=True)
+        print(lab.id, lab.workdir, flush=True)
         time.sleep(120)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
-        lab_id = proc.stdout.readline().strip()
+        lab_id, _, workdir = proc.stdout.readline().strip().partition(" ")
         assert lab_id, "the child lab did not start"
         assert docker_engine.containers.list(all=True, filters={"label": f"{LABEL}.lab={lab_id}"})
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    leftover = [d for d in os.listdir(tempfile.gettempdir()) if d.startswith(f"lambdalab-{proc.pid}-")]
-    assert leftover, "the killed lab's folder should still be there before reaping"
+    assert os.path.isdir(workdir), "the killed lab's folder should still be there before reaping"
     removed = reap_orphans(docker_engine)
     assert removed >= 1    # its container (no network: no mode creates one)
     make_lab("docker")     # a new lab reaps the rest: the dead lab's folder
-    assert not [d for d in os.listdir(tempfile.gettempdir()) if d.startswith(f"lambdalab-{proc.pid}-")]
+    assert not os.path.exists(workdir)
     assert docker_engine.containers.list(all=True, filters={"label": f"{LABEL}.lab={lab_id}"}) == []
     assert docker_engine.networks.list(filters={"label": f"{LABEL}.lab={lab_id}"}) == []
+
+
+def test_the_mount_table_shows_no_host_path_of_the_lab(docker_lab):
+    """/proc/self/mountinfo names the source of each bind mount: neither the checkout, nor the
+    lab's process id, nor the lab's id may be read there."""
+    source = "def handler(event, context):\n    return open('/proc/self/mountinfo').read()\n"
+    table = docker_lab.deploy("mounts", source, memory_mb=256).invoke({}).payload
+    checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    assert checkout not in table
+    components = {part for line in table.splitlines() for field in line.split()[3:5] for part in field.split("/")}
+    assert str(os.getpid()) not in components
+    assert not any(docker_lab.id in part for part in components)
+    assert "/var/task" in table and "/var/runtime" in table

@@ -25,6 +25,7 @@ TAIL_BYTES = 32 * 1024
 # The longest line handed to a live callback. A function can print one line of any length (no newline
 # for 100 MB); holding and re-scanning all of it made streaming quadratic and unbounded in memory.
 LINE_BYTES = 256 * 1024
+READ_LIMIT_BYTES = 4 * 1024 * 1024      # per look at the pipe (a pipe holds 64 KB to 1 MB)
 
 
 class CutLine(str):
@@ -129,9 +130,15 @@ class LogCollector:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def _read_available(self):
-        """Read what is in the pipe now. Caller holds the lock."""
-        while not self._eof:
+    def _read_available(self, limit=READ_LIMIT_BYTES):
+        """Read what is in the pipe now, at most ``limit`` bytes. Caller holds the lock.
+
+        Bounded, so a function that never stops writing cannot hold the lock (and the invocation
+        waiting on ``sync()``) for ever: more than a pipe's capacity is more than was written
+        before the result arrived.
+        """
+        taken = 0
+        while not self._eof and taken < limit:
             try:
                 data = os.read(self.fd, 65536)
             except BlockingIOError:
@@ -142,6 +149,7 @@ class LogCollector:
             if not data:
                 self._eof = True
                 return
+            taken += len(data)
             self._capture.add(data)
             self._capture.stream(data)
 

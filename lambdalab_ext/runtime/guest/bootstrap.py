@@ -45,7 +45,9 @@ class RuntimeAPIClient:
         self.rfile = None
 
     def _connect(self):
-        self.sock = socket.create_connection((self.host, self.port))
+        # A numeric address: create_connection would resolve it and import encodings.idna (a cold-start cost).
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.connect((self.host, self.port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.rfile = self.sock.makefile("rb")
 
