@@ -81,6 +81,8 @@ class FunctionConfiguration:
     runtime_client: str = "lambdalab"
     reserved_concurrency: int | None = None
     provisioned_concurrency: int = 0
+    dead_letter_target_arn: str | None = None        # DeadLetterConfig: an SQS queue or SNS topic ARN
+    event_invoke_config: object | None = None        # an async_queue.EventInvokeConfig
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not _NAME_RE.fullmatch(self.name):
@@ -111,6 +113,7 @@ class FunctionConfiguration:
             _invalid(f"Architecture {self.architecture!r} is not valid: use 'x86_64' or 'arm64'.")
         if self.runtime_client not in RUNTIME_CLIENTS:
             _invalid(f"runtime_client {self.runtime_client!r} is not one of {RUNTIME_CLIENTS}.")
+        self._check_async()
         self._check_environment()
         if self.reserved_concurrency is not None:
             object.__setattr__(self, "reserved_concurrency",
@@ -123,6 +126,17 @@ class FunctionConfiguration:
             _invalid("ProvisionedConcurrentExecutions cannot be negative.")
         if self.reserved_concurrency is not None and self.provisioned_concurrency > self.reserved_concurrency:
             _invalid("ProvisionedConcurrentExecutions cannot exceed the function's reserved concurrency.")
+
+    def _check_async(self):
+        dlq = self.dead_letter_target_arn
+        if dlq is not None:
+            parts = dlq.split(":") if isinstance(dlq, str) else []
+            if len(parts) < 6 or parts[0] != "arn" or parts[2] not in ("sqs", "sns"):
+                _invalid(f"DeadLetterConfig TargetArn {dlq!r} is not valid: use an SQS queue or an SNS topic ARN.")
+        if self.event_invoke_config is not None:
+            from .async_queue import EventInvokeConfig
+            if not isinstance(self.event_invoke_config, EventInvokeConfig):
+                _invalid("event_invoke_config must be an EventInvokeConfig.")
 
     def _check_environment(self):
         if self.environment is not None and not isinstance(self.environment, collections.abc.Mapping):

@@ -14,16 +14,27 @@ import collections.abc
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import threading
 import uuid
 import weakref
 
+from .async_queue import AsyncQueue
+from .aws.control import LabControl
+from .aws.deliver import Deliverer
+from .aws.endpoint import AWSEndpoint
+from .aws.lambda_api import LambdaAPI
 from .clock import RealClock
 from .errors import LabClosedError
 from .function import FunctionConfiguration
-from .service import LambdaService
+from .limits import AWS_ENDPOINT_PORT
+from .record import LabRecord
+from .request import InvocationRequest
+from .result import AcceptedInvocation
+from .runtime.relay import Relay
+from .service import LambdaService, encode_event
 
 BACKENDS = ("auto", "docker", "process")
 # Both land in every ARN, and so in a header of every event the runtime receives: whole strings only.
@@ -63,6 +74,33 @@ def _reap_workdirs():
             pass
 
 
+class _Parts:
+    """What a lab holds that must be stopped, in order, even if the lab is never shut down."""
+
+    def __init__(self, workdir, aws, clock):
+        self.workdir, self.aws, self.clock = workdir, aws, clock   # clock: only one the lab made
+        self.backend = self.service = self.async_queue = self.relay = None
+
+    def close(self):
+        lost = 0
+        try:
+            if self.async_queue is not None:
+                lost = self.async_queue.shutdown()
+            if self.service is not None:
+                self.service.shutdown()
+        finally:
+            try:
+                if self.backend is not None:
+                    self.backend.close()
+            finally:
+                for part in (self.relay, self.clock):
+                    if part is not None:
+                        part.close()
+                self.aws.stop()
+                shutil.rmtree(self.workdir, ignore_errors=True)
+        return lost
+
+
 class Function:
     """A deployed function: invoke it, read its configuration, change it, delete it."""
 
@@ -78,8 +116,11 @@ class Function:
     def arn(self):
         return f"arn:aws:lambda:{self._lab.region}:{self._lab.account_id}:function:{self.name}"
 
-    def invoke(self, event=None, *, client_context=None, on_log=None):
-        """Invoke synchronously (RequestResponse) and return an ``InvocationResult``.
+    def invoke(self, event=None, *, invocation_type="RequestResponse", client_context=None, cognito_identity=None,
+               on_log=None):
+        """Invoke, as the Invoke API does: synchronously by default, returning an ``InvocationResult``
+        (``status_code`` 200); ``invocation_type="Event"`` queues the event and returns at once an
+        ``AcceptedInvocation`` (202, with its ``request_id``), ``"DryRun"`` only checks (204).
 
         ``event`` is any JSON-serialisable value (or JSON text as ``bytes``). ``client_context`` is
         a dict (the ClientContext object), or its base64 text as boto3 sends it: at most 3,583
@@ -88,8 +129,22 @@ class Function:
         ``RequestEntityTooLargeException``...); errors of the function itself come back in the
         result (``result.error``), as the Invoke API returns them. After ``lab.shutdown()`` every
         method of the function raises ``LabClosedError`` (a ``RuntimeError``).
+        ``cognito_identity`` (``{"cognitoIdentityId": ..., "cognitoIdentityPoolId": ...}``) is what
+        ``context.identity`` shows, as a mobile SDK caller would set it.
         """
-        return self._lab.service.invoke(self.name, event, client_context=client_context, on_log=on_log)
+        return self._lab.invoke(self.name, event, invocation_type=invocation_type, client_context=client_context,
+                                cognito_identity=cognito_identity, on_log=on_log)
+
+    def put_event_invoke_config(self, maximum_retry_attempts=2, maximum_event_age_s=21_600, on_success=None,
+                                on_failure=None):
+        """Asynchronous invocation settings (``PutFunctionEventInvokeConfig``): retries (0-2), the
+        maximum event age (60 s - 6 h) and the on-success / on-failure destinations (ARNs of an SQS
+        queue, an SNS topic, a Lambda function or an EventBridge bus)."""
+        from .async_queue import EventInvokeConfig
+        settings = EventInvokeConfig(maximum_retry_attempts=maximum_retry_attempts,
+                                     maximum_event_age_s=maximum_event_age_s, on_success=on_success,
+                                     on_failure=on_failure)
+        return self.update(event_invoke_config=settings)
 
     def update(self, source=None, **changes):
         """Change the code and/or configuration (memory_mb, timeout_s, env, ...): new environments follow."""
@@ -137,8 +192,12 @@ class Lab:
     ``"docker"`` or ``"process"``. ``keep_alive_s``: how long an idle environment stays warm on
     ``clock`` (real by default; a ``VirtualClock`` lets a notebook jump ahead). ``account_concurrency``:
     the account's concurrency quota (1,000 like a default AWS account). ``docker_network_mode``:
-    ``"auto"`` (no network at all where the lab may enter the container's namespace, else an
-    internal network), ``"none"`` or ``"internal"``.
+    ``"auto"``, ``"namespace"`` or ``"socket"``: how the Runtime API and the lab's AWS endpoint
+    reach a container that has no network at all (see ``lambdalab_ext.runtime.docker``).
+
+    ``lab.aws`` is the embedded AWS (moto's services and this lab's Lambda API on one local
+    endpoint, started on first need): ``lab.aws.client("s3")`` from a cell, plain
+    ``boto3.client("s3")`` inside a function. ``lab.record`` is every step the service took.
     """
 
     def __init__(self, backend="auto", *, keep_alive_s=600.0, account_concurrency=1000, clock=None,
@@ -160,19 +219,47 @@ class Lab:
         os.chmod(self.workdir, 0o755)   # the sandbox user reads the code below it
         self._closed = False
         self._lock = threading.Lock()
+        self.record = LabRecord(clock=self.clock.now)
+        self.aws = AWSEndpoint(region=region)
+        parts = _Parts(workdir=self.workdir, aws=self.aws, clock=self.clock if clock is None else None)
         try:
-            self.backend = self._make_backend(backend, image, progress, docker_network_mode)
-            self.service = LambdaService(self.backend, self.workdir, self.clock, region=region,
-                                         account_id=account_id, account_concurrency=account_concurrency,
-                                         keep_alive_s=keep_alive_s)
+            self.backend = parts.backend = self._make_backend(backend, image, progress, docker_network_mode)
+            if self.backend.name != "docker":
+                # The process backend's functions reach the endpoint at a loopback port of its own,
+                # through the same relay (the endpoint itself starts on the first call).
+                parts.relay = Relay(name=f"lambdalab-relay-{self.id}")
+                listener = socket.socket()
+                listener.bind(("127.0.0.1", 0))
+                listener.listen(64)
+                parts.relay.listen(listener, self._connect_aws, name="aws")
+                self.backend.aws_endpoint_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+            self.service = parts.service = LambdaService(
+                self.backend, self.workdir, self.clock, region=region, account_id=account_id,
+                account_concurrency=account_concurrency, keep_alive_s=keep_alive_s, record=self.record)
+            self.async_queue = parts.async_queue = AsyncQueue(
+                invoke=self.service.invoke_request, function=lambda name: self.service.get(name).config,
+                deliver=Deliverer(self.aws, self._invoke_async_bytes), record=self.record, clock=self.clock,
+                function_arn=self._arn)
+            self.aws.lambda_app = LambdaAPI(LabControl(self.service, self.async_queue, region=region,
+                                                       account_id=account_id))
         except BaseException:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            parts.close()
             raise
         _reap_workdirs()
         # Kernel exit (or interpreter exit) shuts the lab down; the finalizer also covers a lab
         # that is garbage-collected without shutdown().
-        self._finalizer = weakref.finalize(self, Lab._cleanup, self.service, self.backend, self.workdir)
+        self._finalizer = weakref.finalize(self, parts.close)
         atexit.register(self._finalizer)
+
+    def _connect_aws(self):
+        return socket.create_connection(self.aws.address)
+
+    def _arn(self, name):
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+
+    def _invoke_async_bytes(self, name, payload):
+        self.async_queue.submit(InvocationRequest(function_name=name, payload=payload, invocation_type="Event",
+                                                  source="lambda-destination"))
 
     def _make_backend(self, backend, image, progress, network_mode):
         from .runtime.docker import DockerBackend, docker_client, reap_orphans
@@ -183,8 +270,11 @@ class Lab:
                 reap_orphans(client, keep_lab=self.id)
                 from .runtime.process import reap_orphans as reap_process_orphans
                 reap_process_orphans()     # process-backend supervisors a killed kernel left
-                return DockerBackend(self.id, self.workdir, client=client, image=image, progress=progress,
-                                     network_mode=network_mode)
+                backend = DockerBackend(self.id, self.workdir, client=client, image=image, progress=progress,
+                                        network_mode=network_mode,
+                                        endpoints={AWS_ENDPOINT_PORT: ("aws", self._connect_aws)})
+                backend.aws_endpoint_url = f"http://127.0.0.1:{AWS_ENDPOINT_PORT}"
+                return backend
             if backend == "docker":
                 raise RuntimeError("No Docker engine answers (is the daemon running, and may you use its "
                                    "socket?). Start it, or use Lab(backend='process') for the weaker fallback.")
@@ -199,52 +289,67 @@ class Lab:
 
     def deploy(self, name, source, handler="handler", *, memory_mb=128, timeout_s=3, env=None,
                ephemeral_storage_mb=512, reserved_concurrency=None, provisioned_concurrency=0,
-               runtime_client="lambdalab", architecture="x86_64"):
+               runtime_client="lambdalab", architecture="x86_64", dead_letter_target_arn=None):
         """Create (or replace) the function ``name`` from Python source text; returns a ``Function``.
 
         ``handler`` names the function in ``source`` (Lambda's handler setting becomes
         ``lambda_function.<handler>``). Limits are Lambda's; a bad value raises
         ``InvalidParameterValueException`` (a ``ValueError``) before anything starts.
         ``runtime_client="awslambdaric"`` runs AWS's own runtime interface client instead of lambdalab's.
+        ``dead_letter_target_arn`` (an SQS queue or SNS topic) receives asynchronous events that
+        failed for good (``DeadLetterConfig``); ``fn.put_event_invoke_config(...)`` sets retries,
+        event age and destinations.
         """
         self._check_open()
+        # A new version of the code keeps the asynchronous settings, as UpdateFunctionCode does.
+        previous = self.service.get(name).config if name in self.functions else None
         config = FunctionConfiguration(
             name=name, source=source, handler=handler, memory_mb=memory_mb, timeout_s=timeout_s,
             environment=dict(env) if isinstance(env, collections.abc.Mapping) else (env or {}),
             ephemeral_storage_mb=ephemeral_storage_mb,
             reserved_concurrency=reserved_concurrency, provisioned_concurrency=provisioned_concurrency,
-            runtime_client=runtime_client, architecture=architecture)
+            runtime_client=runtime_client, architecture=architecture,
+            dead_letter_target_arn=dead_letter_target_arn or (previous and previous.dead_letter_target_arn),
+            event_invoke_config=previous.event_invoke_config if previous else None)
         self.service.put_function(config)
         fn = self.functions.get(name) or Function(self, name)
         self.functions[name] = fn
         return fn
 
-    def invoke(self, name, event=None, **kwargs):
+    def invoke(self, name, event=None, *, invocation_type="RequestResponse", client_context=None,
+               cognito_identity=None, on_log=None):
+        """Invoke the function ``name`` (see ``Function.invoke``)."""
         self._check_open()
-        return self.service.invoke(name, event, **kwargs)
+        if invocation_type == "RequestResponse":
+            return self.service.invoke(name, event, client_context=client_context,
+                                       cognito_identity=cognito_identity, on_log=on_log)
+        request = InvocationRequest(function_name=name, payload=encode_event(event), invocation_type=invocation_type,
+                                    client_context=client_context, cognito_identity=cognito_identity)
+        self.service.get(name)                      # ResourceNotFoundException for every type
+        if invocation_type == "DryRun":
+            return AcceptedInvocation(name, request.request_id, "DryRun", 204)
+        return AcceptedInvocation(name, self.async_queue.submit(request), "Event", 202)
 
     def _check_open(self):
         if self._closed:
             raise LabClosedError()
 
     def shutdown(self):
-        """Stop every environment and remove every container, network, process and file of this lab."""
+        """Stop every environment and remove every container, network, process and file of this lab.
+
+        Returns how many asynchronous events were still queued: they are lost, as in any local tool
+        (on AWS they would still run), and the lab says so.
+        """
         with self._lock:
             if self._closed:
-                return
+                return 0
             self._closed = True
-        self._finalizer()
+        lost = self._finalizer() or 0
         atexit.unregister(self._finalizer)
-
-    @staticmethod
-    def _cleanup(service, backend, workdir):
-        try:
-            service.shutdown()
-        finally:
-            try:
-                backend.close()
-            finally:
-                shutil.rmtree(workdir, ignore_errors=True)
+        if lost:
+            print(f"lambdalab: {lost} asynchronous event{'s were' if lost != 1 else ' was'} still queued "
+                  "and {} lost with the lab.".format("are" if lost != 1 else "is"), file=sys.stderr)
+        return lost
 
     def __enter__(self):
         return self

@@ -37,6 +37,7 @@ ASYNC_REQUEST_MAX_BYTES = 1_048_576      # Event invocations: 1 MB since 2025 (w
 INIT_TIMEOUT_S = 10.0                    # on-demand INIT; longer is cut and retried (suppressed init)
 PROVISIONED_INIT_TIMEOUT_S = 130.0       # provisioned concurrency: max(130 s, the function timeout)
 RUNTIME_API_ADDRESS = "127.0.0.1:9001"   # where Lambda's runtimes find the Runtime API
+AWS_ENDPOINT_PORT = 4566                 # the lab's AWS endpoint inside an environment (127.0.0.1)
 RUNTIME_API_VERSION = "2018-06-01"
 # Lambda does not publish how long an idle environment stays warm; measurements range from
 # minutes to hours. The lab's default, which a notebook can change.

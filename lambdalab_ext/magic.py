@@ -206,6 +206,15 @@ class Lambda(Magics):
         handler returns or its timeout, and then frees its environment (:class:`InvocationStillRunning`).
         """
         lab = self.lab
+        if options.invocation_type != "RequestResponse":
+            accepted = lab.invoke(name, event, invocation_type=options.invocation_type)
+            if options.out:
+                self.shell.push({options.out: accepted})
+            if accepted.status_code == 202:
+                print(f"{accepted}. What happens to it: lab.record.events(request_id={accepted.request_id!r}); "
+                      f"the log of each attempt: %lambda logs {name}")
+                return None
+            return None if options.quiet else accepted
         live = _LiveOutput()
         outcome = {}
         self._invocations[name] = sequence = self._invocations.get(name, 0) + 1
@@ -317,7 +326,10 @@ class Lambda(Magics):
             return self._invoke(options.name, {} if event is None else event, options)
         if command == "logs":
             self._function(options.name)
-            result = self.results.get(options.name)
+            # The lab record has every invocation, asynchronous attempts included; the magic's own
+            # memory only what its cells waited for.
+            invoked = self.lab.record.events(kind="invoke", function=options.name)
+            result = invoked[-1]["result"] if invoked else self.results.get(options.name)
             if result is None:
                 raise UsageError(f"%lambda: {options.name} has not been invoked in this session yet.")
             print(result.logs, end="")

@@ -58,6 +58,10 @@ def _add_event_options(parser):
     raising.add_argument("--no-raise", dest="raise_on_error", action="store_false",
                          help="show a function error as a result, do not raise")
     parser.add_argument("--quiet", action="store_true", help="do not display the result")
+    parser.add_argument("--invocation-type", choices=("RequestResponse", "Event", "DryRun"),
+                        default="RequestResponse",
+                        help="RequestResponse (wait for the result), Event (queue it: 202 at once, retries "
+                             "and destinations as Lambda's), DryRun (only check: 204)")
 
 
 def _add_config_options(parser):

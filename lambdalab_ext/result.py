@@ -67,6 +67,11 @@ class InvocationResult:
         return self.error is None
 
     @property
+    def status_code(self):
+        """The Invoke API's HTTP status: 200 for a synchronous invoke (a function error included)."""
+        return 200
+
+    @property
     def cost(self):
         """What this invocation would cost on Lambda (us-east-1, tier 1, no free tier): an ``InvocationCost``."""
         from .pricing import cost_of
@@ -97,3 +102,27 @@ class InvocationResult:
     def _repr_html_(self):
         from .display import to_html
         return to_html(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class AcceptedInvocation:
+    """What the Invoke API answers at once to an ``Event`` invocation (202: queued, with its request
+    id) or a ``DryRun`` (204: the function exists and may be invoked). What happens next is in the
+    lab record: ``lab.record.events(request_id=accepted.request_id)``."""
+
+    function_name: str
+    request_id: str
+    invocation_type: str
+    status_code: int
+    payload: None = None
+
+    @property
+    def ok(self):
+        return True
+
+    def __str__(self):
+        what = "queued for asynchronous invocation" if self.status_code == 202 else "may be invoked (dry run)"
+        return f"{self.function_name}: {self.status_code} {what}, request {self.request_id}"
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(str(self))

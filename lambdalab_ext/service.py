@@ -28,6 +28,7 @@ from .function import package_code
 # "Invoke" (API reference): ClientContext is up to 3,583 bytes of JSON (sent base64-encoded).
 from .limits import CLIENT_CONTEXT_MAX_BYTES, UNRESERVED_MINIMUM
 from .limits import SYNC_REQUEST_MAX_BYTES as MAX_SYNC_PAYLOAD_BYTES
+from .request import InvocationRequest
 from .runtime.environment import EnvironmentUnavailable, ExecutionEnvironment, InitError
 
 # A request that finds a dead warm environment is routed again; the last try is a cold start.
@@ -169,7 +170,7 @@ class LambdaService:
     """Functions and their execution environments on one backend."""
 
     def __init__(self, backend, workdir, clock, *, region, account_id, account_concurrency=1000,
-                 keep_alive_s=600.0):
+                 keep_alive_s=600.0, record=None):
         self.backend = backend
         self.workdir = workdir
         self.clock = clock
@@ -183,10 +184,11 @@ class LambdaService:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._background = _Background()
-        clock.add_listener(lambda now: self.reclaim_idle())
-        if not clock.virtual:
-            self._reaper = threading.Thread(target=self._reclaim_loop, name="lambdalab-keepalive", daemon=True)
-            self._reaper.start()
+        if record is None:
+            from .record import LabRecord
+            record = LabRecord(clock=clock.now)
+        self.record = record
+        self._reclaim_scheduled = set()   # environments with a keep-alive check on the clock
 
     def _check_open(self):
         if self._closed.is_set():
@@ -337,15 +339,41 @@ class LambdaService:
             for env in dead:
                 env.discard(wait=False)
 
-    def invoke(self, name, event=None, *, client_context=None, on_log=None):
+    def invoke(self, name, event=None, *, client_context=None, cognito_identity=None, on_log=None):
         """A synchronous (RequestResponse) invoke. Raises the service's errors; returns the result.
 
         ``latency_ms`` of the result is what the caller waited, from this call to its return.
         """
+        self._check_open()
+        request = InvocationRequest(function_name=name, payload=encode_event(event), client_context=client_context,
+                                    cognito_identity=cognito_identity)
+        return self.invoke_request(request, on_log=on_log, checked=True)
+
+    def invoke_request(self, request, on_log=None, checked=False):
+        """Run one ``InvocationRequest`` on an environment (a synchronous invoke, or one attempt of
+        an asynchronous event) and record it. Raises the service's errors; returns the result."""
         submitted = time.perf_counter()
         self._check_open()
-        payload = encode_event(event)
-        context_json = encode_client_context(client_context)
+        name = request.function_name
+        payload = request.payload if checked else encode_event(bytes(request.payload))
+        context_json = encode_client_context(request.client_context)
+        cognito_json = json.dumps(request.cognito_identity) if request.cognito_identity else None
+        try:
+            result = self._run_request(request, payload, context_json, cognito_json, on_log, submitted)
+        except TooManyRequestsException as exc:
+            self.record.append("throttle", name, request.request_id, reason=exc.details.get("Reason"),
+                               invocation_type=request.invocation_type, source=request.source)
+            raise
+        self.record.append("invoke", name, result.request_id, invocation_type=request.invocation_type,
+                           source=request.source, attempt=request.attempt, status=result.status, cold=result.cold,
+                           error_type=(result.error or {}).get("errorType"), duration_ms=result.duration_ms,
+                           billed_duration_ms=result.billed_duration_ms, init_duration_ms=result.init_duration_ms,
+                           max_memory_used_mb=result.max_memory_used_mb, environment=result.environment_id,
+                           result=result)
+        return result
+
+    def _run_request(self, request, payload, context_json, cognito_json, on_log, submitted):
+        name = request.function_name
         for attempt in range(ROUTING_ATTEMPTS):
             state, env, provisioned = self._route(name, warm_allowed=attempt < ROUTING_ATTEMPTS - 1)
             cold = env is None
@@ -366,7 +394,8 @@ class LambdaService:
                     state.flight.busy.add(env)
             try:
                 result = env.invoke(payload, cold=cold, client_context=context_json, on_log=on_log,
-                                    submitted_at=submitted)
+                                    submitted_at=submitted, request_id=request.request_id,
+                                    trace_id=request.trace_header, cognito_identity=cognito_json)
             except EnvironmentUnavailable:
                 continue   # nothing ran there: the request goes to another environment
             finally:
@@ -389,6 +418,8 @@ class LambdaService:
             if env.alive and current:
                 env.last_used = self.clock.now()
                 (state.provisioned_idle if provisioned else state.idle).append(env)
+                if not provisioned:
+                    self._schedule_reclaim(env)
                 env = None
             replace = provisioned and current and not self._closed.is_set()
         if env is not None:
@@ -424,12 +455,25 @@ class LambdaService:
             env.discard()
         return len(expired)
 
-    def _reclaim_loop(self):
-        while not self._closed.wait(min(1.0, max(0.05, self.keep_alive_s / 10))):
-            try:
+    def _schedule_reclaim(self, env):
+        """One keep-alive check per idle environment on the lab clock, at the moment it would
+        expire; a check that finds it used since looks again at its new moment. Caller holds the lock."""
+        if env in self._reclaim_scheduled:
+            return
+        self._reclaim_scheduled.add(env)
+
+        def check():
+            with self._lock:
+                self._reclaim_scheduled.discard(env)
+                due = env.last_used + self.keep_alive_s
+                waiting = env.alive and any(env in s.idle for s in self._functions.values())
+                if waiting and self.clock.now() < due:
+                    self._schedule_reclaim(env)
+                    return
+            if waiting:
                 self.reclaim_idle()
-            except Exception:
-                pass
+
+        self.clock.call_at(env.last_used + self.keep_alive_s, check, name=f"keep-alive {env.id}")
 
     def shutdown(self):
         """Stop every environment; waits for the ones being stopped in the background too."""

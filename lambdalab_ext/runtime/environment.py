@@ -137,8 +137,13 @@ def _trace_id():
 
 
 def lambda_environment(config, *, region, account_id, log_stream, runtime_api, initialization_type,
-                       task_root, runtime_dir, credentials):
-    """The variables Lambda sets in a Python function's environment, then the function's own."""
+                       task_root, runtime_dir, credentials, endpoint_url=None):
+    """The variables Lambda sets in a Python function's environment, then the function's own.
+
+    ``endpoint_url`` is the lab's AWS endpoint: every AWS SDK since 2023 reads ``AWS_ENDPOINT_URL``
+    ("Service-specific endpoints", AWS SDKs and Tools Reference Guide), so ``boto3.client("s3")``
+    reaches the embedded services with no change to the function's code.
+    """
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": config.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
@@ -166,6 +171,8 @@ def lambda_environment(config, *, region, account_id, log_stream, runtime_api, i
         "AWS_SECRET_ACCESS_KEY": credentials[1],
         "AWS_SESSION_TOKEN": credentials[2],
     }
+    if endpoint_url:
+        env["AWS_ENDPOINT_URL"] = endpoint_url
     env.update(config.environment)
     return env
 
@@ -291,7 +298,7 @@ class ExecutionEnvironment:
             self.config, region=self.region, account_id=self.account_id, log_stream=self.log_stream_name,
             runtime_api=api_address, initialization_type=self.initialization_type,
             task_root=self.backend.task_root(self.code_dir), runtime_dir=self.backend.runtime_dir,
-            credentials=credentials)
+            credentials=credentials, endpoint_url=getattr(self.backend, "aws_endpoint_url", None))
         self._sandbox = self.backend.create_sandbox(self, env, self._events)
         started = self._sandbox.start(self._attach_api)
         self._logs = self._sandbox.logs
@@ -440,7 +447,8 @@ class ExecutionEnvironment:
                 break
         return self._wait(deadline, kinds)
 
-    def invoke(self, payload, *, cold, client_context=None, on_log=None, submitted_at=None):
+    def invoke(self, payload, *, cold, client_context=None, on_log=None, submitted_at=None, request_id=None,
+               trace_id=None, cognito_identity=None):
         """Run one event through the runtime and return its ``InvocationResult``.
 
         ``payload`` is the event as JSON bytes, ``client_context`` the ClientContext as JSON text
@@ -450,7 +458,7 @@ class ExecutionEnvironment:
         out to have died before the event reached it.
         """
         self._claim(cold)
-        request_id = str(uuid.uuid4())
+        request_id = request_id or str(uuid.uuid4())
         timeout_s = self.config.timeout_s
         reinit_started, self._reinit_started = self._reinit_started, None
         lines = []
@@ -483,7 +491,8 @@ class ExecutionEnvironment:
             remaining_s = deadline - dispatched
             invocation = Invocation(
                 request_id=request_id, payload=payload, deadline_ms=int((dispatched_epoch + remaining_s) * 1000),
-                invoked_function_arn=self.function_arn, trace_id=_trace_id(), client_context=client_context)
+                invoked_function_arn=self.function_arn, trace_id=trace_id or _trace_id(),
+                client_context=client_context, cognito_identity=cognito_identity)
             self._sandbox.before_invoke(remaining_s)
             self._api.dispatch(invocation)
             event = self._wait_for_outcome(deadline, ("response", "error", "too_large", "exit"), invocation, live)

@@ -1,0 +1,68 @@
+"""What the Lambda API asks of the lab, over the Lambda service and the asynchronous queue."""
+
+import datetime
+
+from ..errors import InvalidParameterValueException
+from ..request import InvocationRequest
+
+DEFAULT_ROLE_NAME = "lambdalab-default-role-allows-everything"
+
+
+class LabControl:
+    """The control plane and data plane the Lambda API translates to (``aws.lambda_api.LambdaAPI``)."""
+
+    def __init__(self, service, async_queue, *, region, account_id):
+        self.service = service
+        self.async_queue = async_queue
+        self.region = region
+        self.account_id = account_id
+        self._modified = {}
+
+    # -- reading -----------------------------------------------------------------------------------
+    def function_names(self):
+        return list(self.service.functions())
+
+    def configuration(self, name):
+        return self.service.get(name).config        # ResourceNotFoundException when absent
+
+    def function_arn(self, name):
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+
+    def role_arn(self, name):
+        role = getattr(self.configuration(name), "role", None)
+        return role or f"arn:aws:iam::{self.account_id}:role/{DEFAULT_ROLE_NAME}"
+
+    def code_location(self, name):
+        config = self.configuration(name)
+        return f"file://lambdalab/code/{config.name}-{config.code_sha256[:16]}"
+
+    def last_modified(self, name):
+        self.configuration(name)
+        stamp = self._modified.get(name) or datetime.datetime.now(datetime.timezone.utc)
+        self._modified.setdefault(name, stamp)
+        return stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+
+    # -- changing ----------------------------------------------------------------------------------
+    def update_configuration(self, name, **changes):
+        config = self.configuration(name)
+        try:
+            updated = config.replace(**changes)
+        except TypeError as exc:
+            raise InvalidParameterValueException(f"Cannot change that setting here: {exc}") from None
+        self.service.put_function(updated)
+        self._modified[name] = datetime.datetime.now(datetime.timezone.utc)
+        return updated
+
+    # -- invoking ----------------------------------------------------------------------------------
+    def invoke(self, name, payload, *, invocation_type="RequestResponse", client_context=None,
+               trace_header=None, caller=None, source="lambda-api"):
+        """RequestResponse: the ``InvocationResult``; Event: the request id; DryRun: None."""
+        request = InvocationRequest.make(name, payload or b"{}", invocation_type=invocation_type,
+                                         client_context=client_context, trace_header=trace_header,
+                                         source=source)
+        self.configuration(name)                      # ResourceNotFoundException for every type
+        if invocation_type == "DryRun":
+            return None
+        if invocation_type == "Event":
+            return self.async_queue.submit(request)
+        return self.service.invoke_request(request)
