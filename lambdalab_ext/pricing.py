@@ -13,12 +13,14 @@ The billing rules modelled (sources in ``/work/shared/reference/lambda-facts.md`
 * on-demand duration is priced in monthly volume tiers counted separately for each architecture
   (x86_64: 6 B and 15 B GB-s; arm64: 7.5 B and 18.75 B GB-s);
 * the free tier (1 M requests and 400,000 GB-s a month, shared by both architectures) reduces
-  requests and on-demand duration, never provisioned-concurrency charges;
+  on-demand requests and on-demand duration; it does not apply to provisioned-concurrency usage
+  (the configured PC, the duration PC serves, nor the requests PC serves);
 * since 1 August 2025 INIT is billed on every on-demand cold start; before then it was free for
   ZIP packages on managed runtimes (``init_billing="legacy"`` shows the old rule);
 * ephemeral storage above 512 MB is billed per GB-second of billed execution time;
 * provisioned concurrency (PC) bills memory x units x the time it is enabled, rounded up to
-  5 minutes, plus its own (lower, flat) duration price for the invocations it serves;
+  5 minutes, plus its own (lower, flat) duration price for the invocations it serves; PC serves
+  one request per unit at a time, so it cannot serve more than units x time enabled / duration;
 * SnapStart for Python caches the snapshot per GB-second (3 hours minimum) and charges per GB
   restored.
 
@@ -72,6 +74,7 @@ __all__ = [
     "load_prices",
     "monthly_cost",
     "monthly_cost_table",
+    "pc_capacity",
     "to_cents",
 ]
 
@@ -592,11 +595,35 @@ def _usd_exact(amount: Decimal) -> str:
 
 
 def _qty(number: Decimal | int) -> str:
+    """A quantity for a bill's table, rounded for reading (the amounts stay exact): whole numbers
+    from 100 up, two decimals from 1, three significant digits below 1.
+
+    >>> _qty(Decimal("950146.484375")), _qty(Decimal("12.3456")), _qty(Decimal("0.000125")), _qty(0)
+    ('950,146', '12.35', '0.000125', '0')
+    """
     if isinstance(number, int):
         return f"{number:,}"
-    text = format(number.normalize(), "f")
+    number = Decimal(number)
+    size = abs(number)
+    if size >= 100:
+        places = Decimal(1)
+    elif size >= 1:
+        places = Decimal("0.01")
+    elif size:
+        places = Decimal(1).scaleb(size.adjusted() - 2)
+    else:
+        return "0"
+    rounded = number.quantize(places, rounding=ROUND_HALF_UP, context=_ROUNDING)
+    text = format(abs(rounded).normalize(), "f")
     whole, _, frac = text.partition(".")
-    return f"{int(whole):,}" + (f".{frac}" if frac else "")
+    sign = "-" if rounded < 0 else ""
+    return sign + f"{int(whole):,}" + (f".{frac}" if frac else "")
+
+
+def _credit_qty(number: Decimal | int, unit: str = "") -> str:
+    """A free-tier credit's quantity: minus what it takes off, or plain 0 (never "-0")."""
+    text = _qty(number) + (f" {unit}" if unit else "")
+    return f"-{text}" if number else text
 
 
 def _rate(rate: Decimal) -> str:
@@ -728,6 +755,9 @@ def _usage(
         raise ValueError("provisioned_concurrency needs pc_hours: how long PC is enabled this month")
     pc_us = duration_us if pc_avg_duration_ms is None else _duration_us(
         pc_avg_duration_ms, "pc_avg_duration_ms")
+    if on_pc and on_pc * pc_us > units * pc_ms_enabled * 1000:
+        raise ValueError(_pc_overload_message(units, pc_ms_enabled, pc_us, on_pc,
+                                              "pc_requests" if pc_requests is not None else "pc_share"))
 
     if cold_starts is not None:
         cold = _count(cold_starts, "cold_starts")
@@ -771,6 +801,34 @@ def _usage(
         snapstart=snapstart,
         snapstart_cache_ms=cache_ms,
         free_tier=free_tier,
+    )
+
+
+def pc_capacity(provisioned_concurrency: Any, pc_hours: Any, duration_ms: Any) -> int | None:
+    """The most requests ``provisioned_concurrency`` units enabled for ``pc_hours`` can serve, each
+    running ``duration_ms``: one request per unit at a time, so units x time enabled / duration.
+    Requests beyond it spill over to on-demand environments (AWS "Configuring provisioned
+    concurrency for a function"). ``None`` when ``duration_ms`` is 0: no bound.
+
+    >>> pc_capacity(1, 1, 109.5)      # one unit for an hour, 109.5 ms requests
+    32876
+    """
+    units = _count(provisioned_concurrency, "provisioned_concurrency")
+    enabled_ms = _hours_ms(pc_hours, "pc_hours")
+    duration_us = _duration_us(duration_ms, "duration_ms")
+    if duration_us == 0:
+        return None
+    return units * enabled_ms * 1000 // duration_us
+
+
+def _pc_overload_message(units: int, enabled_ms: int, pc_us: int, on_pc: int, knob: str) -> str:
+    hours = Fraction(enabled_ms, 3_600_000)
+    most = units * enabled_ms * 1000 // pc_us
+    return (
+        f"{knob} puts {on_pc:,} requests of {pc_us / 1000:,.3f} ms on provisioned concurrency, but "
+        f"{units:,} unit{'s' if units != 1 else ''} enabled for {float(hours):,.4g} h can serve at most "
+        f"{most:,} (units x seconds enabled / duration: one request per unit at a time). Add units "
+        f"or hours, or put fewer requests on PC (the rest spill over to on-demand)."
     )
 
 
@@ -930,9 +988,9 @@ class MonthlyCost:
             rows.append(("SnapStart restore", f"{_qty(self.snapstart_restore_gb)} GB",
                          _rate(p.snapstart_restore), _usd(self.snapstart_restore_cost)))
         if self.free_requests or self.free_gb_s:
-            rows.append(("Free tier, requests", f"-{_qty(self.free_requests)}", "",
+            rows.append(("Free tier, requests", _credit_qty(self.free_requests), "",
                          _usd(-self.free_requests_credit)))
-            rows.append(("Free tier, duration", f"-{_qty(self.free_gb_s)} GB-s", "",
+            rows.append(("Free tier, duration", _credit_qty(self.free_gb_s, "GB-s"), "",
                          _usd(-self.free_gb_s_credit)))
         rows.append(("Total", "", "", _usd(self.total)))
         return rows
@@ -995,14 +1053,17 @@ def monthly_cost(
     * ``snapstart=True`` (Python): the version is cached for ``snapstart_hours`` (3 h minimum)
       and every on-demand cold start is a restore of ``memory_mb``; ``init_duration_ms`` is then
       the billed restore duration, charged under both INIT rules.
-    * ``free_tier``: 1 M requests and 400,000 GB-s of on-demand duration. AWS's pricing page says
-      the free tier "does not apply to functions enabling Provisioned Concurrency", yet its PC
-      worked example applies it to requests and on-demand duration; this follows the example,
-      and never credits PC charges. Pass ``free_tier=False`` for the stricter reading.
+    * ``free_tier``: 1 M on-demand requests and 400,000 GB-s of on-demand duration. It does not
+      apply to provisioned-concurrency usage (AWS pricing page): the configured PC, the duration
+      PC serves and the requests PC serves are never credited. Both of AWS's PC worked examples
+      agree with this (the Cyber Monday one, all on PC, gets nothing from the free tier).
+    * PC serves one request per unit at a time: more requests on PC than units x seconds enabled
+      / duration is refused (``pc_capacity``).
 
     Shares are read to the millionth and rounded to whole invocations (half up); durations are
     read to the microsecond. Raises ``ValueError`` (what to fix in the message) for memory
-    outside 128-10,240 MB, storage outside 512-10,240 MB, an unknown architecture or rule.
+    outside 128-10,240 MB, storage outside 512-10,240 MB, an unknown architecture or rule, or
+    more requests on PC than it can serve.
 
     >>> cost = monthly_cost(10_000_000, 200, 512)   # lambda-facts.md section 3.1
     >>> cost.compute_gb_s, to_cents(cost.compute_cost - cost.free_gb_s_credit)
@@ -1029,7 +1090,7 @@ def _price_usage(u: _Usage, p: PriceTable, init_billing: str) -> MonthlyCost:
     compute_tiers = _ladder(0, invoke, tiers)
     init_tiers = _ladder(invoke, invoke + init, tiers)
 
-    free_requests = min(u.requests, p.free_requests) if u.free_tier else 0
+    free_requests = min(u.on_demand_requests, p.free_requests) if u.free_tier else 0
     free_mbms = min(invoke + init, _free_mbms(p)) if u.free_tier else 0
     free_lines = _ladder(0, free_mbms, tiers)
 
@@ -1270,8 +1331,8 @@ def cost_of_many(
 
     By default each is priced like ``cost_of`` (first tier, no free tier). ``tiers=True`` climbs
     each architecture's monthly tier ladder with the on-demand duration, as if these were the
-    month's only invocations; ``free_tier=True`` credits the first million requests and
-    400,000 GB-s of on-demand duration. AWS shares the free GB-s between architectures without
+    month's only invocations; ``free_tier=True`` credits the first million on-demand requests and
+    400,000 GB-s of on-demand duration (never provisioned-concurrency usage). AWS shares the free GB-s between architectures without
     saying in what order; this applies them to x86_64 first, then arm64.
 
     >>> from types import SimpleNamespace
@@ -1298,7 +1359,8 @@ def cost_of_many(
     compute: list[Decimal] = []
     credit: list[Decimal] = []
     if free_tier:
-        credit.append(min(n, table.free_requests) * table.request)
+        served_on_demand = sum(1 for inv in invocations if not inv.provisioned)
+        credit.append(min(served_on_demand, table.free_requests) * table.request)
     for arch in ARCHITECTURES:
         ladder = table.duration[arch]
         used = on_demand[arch]
@@ -1543,6 +1605,7 @@ def _price_chunk(cols: "_Columns", table: PriceTable, rates: Mapping[str, Any], 
               "must be greater than 0 when pc_share, pc_requests or pc_hours is set")
     cols.fail("pc_hours", (units > 0) & (pc_enabled_ms == 0),
               "must be set when provisioned_concurrency is")
+    _fail_pc_overload(cols, on_pc, pc_us, units, pc_enabled_ms, pc_count)
     on_demand = requests - on_pc
     cold = np.where(cold_count >= 0, cold_count, (on_demand * cold_ppm + 500_000) // 1_000_000)
     cols.fail("cold_starts", cold_count > on_demand, "cannot exceed on-demand requests")
@@ -1561,7 +1624,7 @@ def _price_chunk(cols: "_Columns", table: PriceTable, rates: Mapping[str, Any], 
     od_mbms = mem * (on_demand * warm_ms + cold * (cold_ms - warm_ms))
     free_start = np.where(free, np.minimum(od_mbms, _free_mbms(table)), 0)
     billed_ms = (on_demand - cold) * warm_ms + cold * cold_ms + on_pc * pc_ms
-    free_requests = np.where(free, np.minimum(requests, table.free_requests), 0)
+    free_requests = np.where(free, np.minimum(on_demand, table.free_requests), 0)
 
     terms = [
         ((requests - free_requests) * MBMS_PER_GB_S, rates["request"]),
@@ -1591,6 +1654,25 @@ def _price_chunk(cols: "_Columns", table: PriceTable, rates: Mapping[str, Any], 
     remainder = rest * (1 << shift) + low  # below the units in a cent, < 2**62
     cents[:] = whole + (2 * remainder >= (five_power << shift))
     return big
+
+
+def _fail_pc_overload(cols: "_Columns", on_pc: Any, pc_us: Any, units: Any, enabled_ms: Any,
+                      pc_count: Any) -> None:
+    """The scalar path's PC capacity check: on_pc x duration <= units x time enabled. Products can
+    pass 2**63, so floats sort out the clear rows and Python integers decide the close ones."""
+    np = cols.np
+    f = np.float64
+    demand = on_pc.astype(f) * pc_us.astype(f)
+    supply = units.astype(f) * enabled_ms.astype(f) * 1000
+    close = (on_pc > 0) & (np.abs(demand - supply) <= 1e-9 * np.maximum(demand, supply))
+    over = (on_pc > 0) & (demand > supply) & ~close
+    for i in np.flatnonzero(close).tolist():
+        over[i] = int(on_pc[i]) * int(pc_us[i]) > int(units[i]) * int(enabled_ms[i]) * 1000
+    if over.any():
+        i = int(np.flatnonzero(over)[0])
+        knob = "pc_requests" if pc_count[i] >= 0 else "pc_share"
+        raise ValueError(f"row {cols.offset + i}: " + _pc_overload_message(
+            int(units[i]), int(enabled_ms[i]), int(pc_us[i]), int(on_pc[i]), knob))
 
 
 def _scaled_rates(table: PriceTable, np: Any) -> tuple[int, dict[str, Any]]:

@@ -39,6 +39,7 @@ from lambdalab_ext.pricing import (
     load_prices,
     monthly_cost,
     monthly_cost_table,
+    pc_capacity,
     to_cents,
 )
 
@@ -272,10 +273,10 @@ def test_aws_example_provisioned_concurrency_cyber_monday():
     assert cost.requests_cost == D("0.40")
     assert cost.on_demand_requests == 0 and cost.compute_gb_s == 0
     assert to_cents(cost.total) == D("32.26")
-    # The two PC examples disagree about the free tier. With it on, only requests change here:
-    # 1M free x $0.0000002 = $0.20 less. PC charges are never credited.
+    # The free tier does not apply to PC usage, and every request here is on PC: with the free
+    # tier on, the month is the same. That is how this example and the first one agree.
     with_free = monthly_cost(2_000_000, 280, 4096, **kwargs)
-    assert cost.total - with_free.total == D("0.20")
+    assert with_free.total == cost.total and with_free.free_tier_credit == 0
 
 
 def test_aws_example_snapstart_telemetry():
@@ -414,13 +415,44 @@ def test_free_tier_never_credits_provisioned_concurrency():
     on = monthly_cost(0, 0, 1024, provisioned_concurrency=1, pc_hours=1)
     off = monthly_cost(0, 0, 1024, provisioned_concurrency=1, pc_hours=1, free_tier=False)
     assert on.total == off.total == D("0.01500012")
-    # PC-served duration is not credited either: 1M requests all on PC at 1 GB for 1 s:
-    # duration 1,000,000 x 0.0000097222 = 9.7222; requests 1M x 0.0000002 = 0.20, all free.
+    # Nor the duration or the requests PC serves: 1M requests all on PC at 1 GB for 1 s:
+    # duration 1,000,000 x 0.0000097222 = 9.7222; requests 1M x 0.0000002 = 0.20, none free.
     served = monthly_cost(1_000_000, 1000, 1024, provisioned_concurrency=1000, pc_hours=1,
                           pc_share=1)
     assert served.free_gb_s_credit == 0
     assert served.pc_execution_cost == D("9.7222")
-    assert served.free_requests_credit == D("0.20")
+    assert served.free_requests == 0 and served.free_requests_credit == 0
+    # Half on PC: only the 500,000 on-demand requests are free.
+    half = monthly_cost(1_000_000, 1000, 1024, provisioned_concurrency=1000, pc_hours=1,
+                        pc_share=0.5)
+    assert half.free_requests == 500_000 and half.free_requests_credit == D("0.10")
+    assert monthly_cost_table([dict(requests=1_000_000, avg_duration_ms=1000, memory_mb=1024,
+                                    provisioned_concurrency=1000, pc_hours=1, pc_share=0.5)]
+                              ).exact_totals() == [half.total]
+
+
+def test_provisioned_concurrency_cannot_serve_more_than_its_capacity():
+    # One unit enabled for an hour serves one request at a time: 3,600 s / 0.1095 s = 32,876
+    # requests of 109.5 ms at most. Five million is refused, by both paths, saying why.
+    assert pc_capacity(1, 1, 109.5) == 32_876
+    assert pc_capacity(3, 2, 0) is None
+    fits = dict(provisioned_concurrency=1, pc_hours=1, pc_requests=32_876)
+    monthly_cost(32_876, 109.5, 1024, **fits)
+    with pytest.raises(ValueError, match=r"can serve at most 32,876"):
+        monthly_cost(5_000_000, 109.5, 1024, provisioned_concurrency=1, pc_hours=1, pc_share=1)
+    with pytest.raises(ValueError, match=r"pc_requests puts 32,877 requests"):
+        monthly_cost(32_877, 109.5, 1024, **{**fits, "pc_requests": 32_877})
+    with pytest.raises(ValueError, match=r"row 1: pc_share puts 5,000,000 requests"):
+        monthly_cost_table({"requests": [10, 5_000_000], "avg_duration_ms": [109.5, 109.5],
+                            "memory_mb": [1024, 1024], "provisioned_concurrency": [1, 1],
+                            "pc_hours": [1, 1], "pc_share": [1, 1]})
+    # Exactly full is possible (every unit busy all the time), and pc_avg_duration_ms counts.
+    monthly_cost(36_000, 100, 128, provisioned_concurrency=1, pc_hours=1, pc_share=1)
+    with pytest.raises(ValueError, match="at most 36,000"):
+        monthly_cost(36_001, 100, 128, provisioned_concurrency=1, pc_hours=1, pc_share=1)
+    with pytest.raises(ValueError, match="at most 18,000"):
+        monthly_cost(36_000, 100, 128, provisioned_concurrency=1, pc_hours=1, pc_share=1,
+                     pc_avg_duration_ms=200)
 
 
 def test_free_tier_is_shared_between_architectures_in_cost_of_many():
@@ -720,6 +752,13 @@ def random_rows(seed: int, n: int) -> list[dict]:
                        pc_share=float(rng.random()))
             if rng.random() < 0.5:
                 row["pc_avg_duration_ms"] = float(rng.uniform(0, 5000))
+            # PC serves no more than it can (units x time / duration): scale the share to fit.
+            room = pc_capacity(row["provisioned_concurrency"], row["pc_hours"],
+                               row.get("pc_avg_duration_ms", row["avg_duration_ms"]))
+            if room is not None and row["requests"]:
+                row["pc_share"] *= min(1.0, room / row["requests"])
+                if (row["requests"] * round(row["pc_share"] * 1e6) + 500_000) // 1_000_000 > room:
+                    row["pc_share"] = 0.0
         elif kind < 0.45:
             row.update(snapstart=True, snapstart_hours=float(rng.uniform(0, 744)),
                        ephemeral_storage_mb=512)

@@ -1,5 +1,7 @@
 """The scaling explorer, without a browser: set a control's value, read the summary and the Axes data."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -7,8 +9,11 @@ pytest.importorskip("ipywidgets", reason="the explorer needs ipywidgets (the lab
 pytest.importorskip("matplotlib", reason="the explorer plots with matplotlib (the lab extra)")
 
 from lambdalab_ext.sim import Empirical, Exponential, Fixed, FunctionConfig, LogNormal, Uniform  # noqa: E402
-from lambdalab_ext.widgets.scaling import (MAX_REQUESTS, ScalingExplorer, scaling_explorer,  # noqa: E402
-                                           simulate_scaling, with_mean)
+from lambdalab_ext.sim import plot_latency, plot_timeseries  # noqa: E402
+from lambdalab_ext.widgets.scaling import (MAX_REQUESTS, ExplorerLimit, ScalingExplorer,  # noqa: E402
+                                           scaling_explorer, simulate_scaling, with_mean)
+
+NOTEBOOK_03 = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks", "03_scaling.ipynb")
 
 CALIBRATED = FunctionConfig(warm_duration=Empirical([0.095, 0.1, 0.105]), init_duration=Empirical([0.2, 0.24]),
                             memory_mb=256)
@@ -25,6 +30,37 @@ def top_lines(fig):
 
 def bottom_lines(fig):
     return {line.get_label().split(" per")[0]: line.get_ydata() for line in fig.axes[1].get_lines()}
+
+
+def bar_heights(ax):
+    return [b.get_height() for b in ax.patches]
+
+
+def drawn(fig):
+    """The figure laid out as it would be shown, so text and legends have their real extents."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def assert_legends_beside_their_axes(fig):
+    renderer = drawn(fig)
+    legends = [(ax, ax.get_legend()) for ax in fig.axes if ax.get_legend() is not None]
+    assert legends
+    for ax, legend in legends:
+        assert not legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer)), ax.get_title()
+
+
+def assert_tick_labels_do_not_overlap(ax):
+    renderer = drawn(ax.figure)
+    low, high = ax.get_xlim()
+    labels = [t for t in ax.get_xticklabels() if t.get_text() and low <= t.get_position()[0] <= high]
+    assert len(labels) >= 2, [t.get_text() for t in ax.get_xticklabels()]
+    boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.x0)
+    for left, right in zip(boxes, boxes[1:]):
+        assert left.x1 < right.x0, [t.get_text() for t in labels]
+    assert all(not t.get_text() for t in ax.get_xticklabels(minor=True))
 
 
 def test_with_mean_keeps_the_shape():
@@ -68,9 +104,11 @@ def test_first_run_fills_summary_and_plots(explorer):
     counts = bottom_lines(explorer.figure)
     assert np.array_equal(counts["cold starts"], r.timeseries.cold_starts)
     assert np.array_equal(counts["throttles"], r.timeseries.throttles)
-    # the latency histogram holds every served attempt
-    bars = explorer.latency_figure.axes[0].patches
-    assert sum(b.get_height() for b in bars) == r.summary.served
+    # the latency histogram holds every served attempt: warm on top, cold below
+    warm_ax, cold_ax = explorer.latency_figure.axes
+    assert sum(bar_heights(warm_ax)) == r.summary.warm_starts
+    assert sum(bar_heights(cold_ax)) == r.summary.cold_starts > 0
+    assert sum(bar_heights(warm_ax)) + sum(bar_heights(cold_ax)) == r.summary.served
 
 
 def test_releasing_a_control_runs_the_simulation_again(explorer):
@@ -133,22 +171,131 @@ def test_scale_out_model_2023_against_legacy(explorer):
     assert "3,000" in explorer.summary.value             # the caption names the model
 
 
-def test_refused_settings_say_why_and_keep_the_last_plots(explorer):
+def test_refused_settings_say_whose_rule_and_clear_the_plots(explorer, monkeypatch):
+    import IPython.display
+    shown, cleared = [], []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    monkeypatch.setattr(IPython.display, "clear_output", lambda wait=False: cleared.append(wait))
     c = explorer.controls
     c["reserved_concurrency"].value = 10
     c["reserve"].value = True
-    fig = explorer.figure
+    assert explorer.figure is not None
+    shown.clear()
+    explorer._show(**{name: control.value for name, control in c.items()})
+    assert len(shown) == 2                              # the two plots of a run
     c["provisioned_concurrency"].value = 20
     assert explorer.result is None
-    assert "cannot exceed" in explorer.error and "Lambda would not run this" in explorer.summary.value
-    assert explorer.figure is fig
+    assert "cannot exceed" in explorer.error and "Lambda would refuse this configuration" in explorer.summary.value
+    # No plot of other settings under the reason: the figures are gone and nothing is shown.
+    assert explorer.figure is None and explorer.latency_figure is None
+    shown.clear()
+    cleared.clear()
+    explorer._show(**{name: control.value for name, control in c.items()})
+    # interactive_output clears with wait=True, which keeps the old plots until something new is
+    # shown: with nothing to show, the explorer clears the plots itself, at once.
+    assert shown == [] and cleared == [False]
     c["reserved_concurrency"].value = 950              # leaves fewer than 100 unreserved of 1,000
     assert explorer.result is None and "100 unreserved" in explorer.error
     c["reserved_concurrency"].value = 30
     assert explorer.result is not None and explorer.result.summary.provisioned_starts > 0
-    c["arrival_rate"].value = 10_000.0
+    assert explorer.figure is not None
+    # The explorer's own size limit is not blamed on Lambda.
+    c["arrival_rate"].value = 50.0                     # 50/s for a day: 4.3 M requests, over the limit
     c["horizon_s"].value = 86400.0
-    assert explorer.result is None and "stops at" in explorer.error
+    assert explorer.result is None and "stops at" in explorer.error and "not Lambda's" in explorer.error
+    assert "Too much to simulate here" in explorer.summary.value
+    assert "Lambda would" not in explorer.summary.value
+    assert explorer.figure is None
+    with pytest.raises(ExplorerLimit):
+        simulate_scaling(arrival_rate=10_000, duration_ms=100, horizon_s=86400)
+
+
+def test_the_scale_out_comparison_needs_more_than_the_default_account_concurrency():
+    # At 3,000 requests/s of 1,000 ms under the default 1,000 account concurrency, both models
+    # start all 1,000 environments at once: the results are identical, and the summary says what
+    # to change. With the account raised to 5,000 (notebook 03's hint) they differ: 2023 adds
+    # 1,000 every 10 s, legacy starts 3,000 at once. 30 s is enough to see it.
+    explorer = ScalingExplorer(CALIBRATED, horizon_s=30, seed=1)
+    c = explorer.controls
+    c["duration_ms"].value = 1000.0
+    c["arrival_rate"].value = 3000.0
+    modern = explorer.result.summary
+    assert "throttles before the scale-out rate can" in explorer.summary.value
+    assert "raise the account concurrency above 1,000" in explorer.summary.value
+    c["scale_out"].value = "legacy"
+    legacy = explorer.result.summary
+    assert (modern.throttles, modern.cold_starts) == (legacy.throttles, legacy.cold_starts)
+    c["account_concurrency"].value = 5000
+    assert "throttles before" not in explorer.summary.value
+    legacy = explorer.result.summary
+    c["scale_out"].value = "2023"
+    modern = explorer.result.summary
+    assert modern.throttles > legacy.throttles
+    # A reserved concurrency below 1,000 throttles first too, and is named; traffic that stays
+    # under the limit needs no note.
+    c["arrival_rate"].value = 600.0
+    c["reserve"].value = True
+    c["reserved_concurrency"].value = 500
+    assert "The reserved concurrency (500) throttles" in explorer.summary.value
+    c["arrival_rate"].value = 10.0
+    assert explorer.result.summary.throttles == 0 and "throttles before" not in explorer.summary.value
+    with open(NOTEBOOK_03, encoding="utf-8") as f:
+        assert "raise the account concurrency to 5,000" in f.read()
+
+
+def test_latency_histogram_shows_cold_starts_beside_many_warm_ones():
+    # About 60,000 warm invocations and a few dozen cold starts: on one count axis the cold bars
+    # would be a pixel high. On their own axis, the tallest fills at least half of it.
+    r = simulate_scaling(CALIBRATED, arrival_rate=100, duration_ms=100, horizon_s=600, seed=0)
+    s = r.summary
+    assert s.warm_starts > 500 * s.cold_starts > 0
+    warm_ax, cold_ax = plot_latency(r).axes
+    assert sum(bar_heights(cold_ax)) == s.cold_starts
+    assert max(bar_heights(cold_ax)) >= cold_ax.get_ylim()[1] / 2
+    assert warm_ax.get_xscale() == cold_ax.get_xscale() == "log"
+    assert warm_ax.get_xlim() == cold_ax.get_xlim()
+    # On one given Axes, a log count scale keeps them visible too.
+    from matplotlib.figure import Figure
+    ax = Figure().subplots()
+    plot_latency(r, ax=ax)
+    assert ax.get_yscale() == "log" and sum(bar_heights(ax)) == s.served
+
+
+@pytest.mark.parametrize("warm, init", [(0.1, 0.25), (Fixed(0.05), 0.06), (Exponential(2.0), 20.0),
+                                        (Uniform(0.001, 0.002), 0.1)])
+def test_latency_ticks_are_readable_and_do_not_overlap(warm, init):
+    fn = FunctionConfig(warm_duration=warm, init_duration=init)
+    r = simulate_scaling(fn, arrival_rate=20, duration_ms=fn.warm_duration.mean * 1000, horizon_s=300, seed=3)
+    fig = plot_latency(r)
+    assert_tick_labels_do_not_overlap(fig.axes[-1])
+    assert all(t.get_text().endswith(("µs", "ms", " s", "min")) for t in fig.axes[-1].get_xticklabels()
+               if t.get_text())
+
+
+def test_legends_sit_beside_the_traces():
+    # The throttle trace runs along the top right of the bottom panel when a burst is throttled:
+    # a legend inside the Axes covered it.
+    r = simulate_scaling(CALIBRATED, arrival_rate=3000, duration_ms=1000, horizon_s=60, account_concurrency=5000,
+                         seed=0)
+    assert r.summary.throttles > 0
+    assert_legends_beside_their_axes(plot_timeseries(r))
+    assert_legends_beside_their_axes(plot_latency(r))
+
+
+def test_a_readable_picture_travels_with_the_widget(explorer):
+    # Opened before it is run, a notebook shows text/plain or sanitised text/html in place of the
+    # widget: they say what it is and what its first run gave, not "VBox(children=(HTML(...".
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    s = explorer.result.summary
+    text = bundle["text/plain"]
+    assert text.startswith("Lambda scaling explorer (interactive: run this cell") and "VBox" not in text
+    assert f"{s.invocations:,} requests, {s.cold_starts:,} cold starts, {s.throttles:,} throttled" in text
+    page = bundle["text/html"]
+    assert explorer.summary.value in page and page.count("src='data:image/png;base64,") == 2
+    explorer.controls["arrival_rate"].value = 50.0
+    explorer.controls["horizon_s"].value = 86400.0
+    assert "refused" in explorer._repr_mimebundle_()["text/plain"]
 
 
 def test_layout_and_display():

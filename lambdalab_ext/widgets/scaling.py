@@ -8,11 +8,13 @@ concurrency settings (reserved, provisioned). Releasing a control runs the simul
 The work is split so it can be tested without a browser:
 
 - :func:`simulate_scaling` is the model: plain arguments in, a ``SimulationResult`` out (or a
-  ``ValueError`` saying why Lambda would refuse the configuration). No widgets.
+  ``ValueError`` saying why Lambda would refuse the configuration, or an :class:`ExplorerLimit`
+  when the workload is beyond what this explorer simulates interactively). No widgets.
 - :class:`ScalingExplorer` holds the controls; its :meth:`~ScalingExplorer.update` runs the model
   and refreshes ``summary`` (an HTML widget), ``result`` and the figures ``figure`` and
-  ``latency_figure`` (matplotlib ``Figure`` objects whose Axes hold the plotted data). Setting a
-  control's ``.value`` calls it, as releasing the control in the notebook does.
+  ``latency_figure`` (matplotlib ``Figure`` objects whose Axes hold the plotted data; None while
+  the settings are refused, so no stale plot sits under the reason). Setting a control's
+  ``.value`` calls it, as releasing the control in the notebook does.
 
 ipywidgets is imported only when an explorer is built. In a notebook::
 
@@ -25,16 +27,19 @@ ipywidgets is imported only when an explorer is built. In a notebook::
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import math
 from dataclasses import replace
 
+from ..limits import ACCOUNT_CONCURRENCY_DEFAULT, KEEP_ALIVE_DEFAULT_S
 from ..sim import (SCALING_2023, Empirical, Exponential, Fixed, FunctionConfig, LogNormal, Poisson,
                    ServiceRules, Uniform, legacy_burst, plot_latency, plot_timeseries, simulate)
 from ..sim.distributions import Distribution
 
-__all__ = ["ScalingExplorer", "scaling_explorer", "simulate_scaling", "with_mean", "SCALE_OUT_MODELS", "MAX_REQUESTS"]
+__all__ = ["ExplorerLimit", "ScalingExplorer", "scaling_explorer", "simulate_scaling", "with_mean", "SCALE_OUT_MODELS",
+           "MAX_REQUESTS"]
 
 # The explorer refuses workloads above this many expected requests: about two seconds of
 # simulation on a laptop, so a control still feels interactive. simulate() itself has no limit.
@@ -45,10 +50,20 @@ SCALE_OUT_MODELS = {
     "legacy": "before Nov 2023 (us-east-1): a burst of 3,000, then +500 environments a minute",
 }
 
+# Both scale-out models let a function start this many environments at once (2023: 1,000 every
+# 10 s; legacy us-east-1: a burst of 3,000). Under a concurrency limit this low they look the same.
+SCALE_OUT_AT_ONCE = min(SCALING_2023.capacity, legacy_burst("us-east-1").capacity)
+
+
+class ExplorerLimit(ValueError):
+    """The workload is beyond what the explorer simulates interactively: its own limit, not Lambda's."""
+
+
 HORIZONS = (("1 minute", 60.0), ("10 minutes", 600.0), ("1 hour", 3600.0), ("6 hours", 21600.0),
             ("1 day", 86400.0))
 
-# A function like many: a ~100 ms handler and a bare Python INIT (lambda-facts §2.4).
+# A function like many: a ~100 ms handler and a bare Python INIT of 250 ms (AWS Compute Blog,
+# "Operating Lambda: Performance optimization - Part 1": cold starts from under 100 ms to over 1 s).
 DEFAULT_FUNCTION = FunctionConfig(warm_duration=LogNormal.from_median(0.1, 0.5), init_duration=0.25,
                                   memory_mb=256)
 
@@ -92,7 +107,8 @@ def with_mean(dist: Distribution, mean_s: float) -> Distribution:
 
 
 def simulate_scaling(function: FunctionConfig | None = None, *, arrival_rate: float, duration_ms: float,
-                     horizon_s: float = 600.0, keep_alive_s: float = 600.0, account_concurrency: int = 1000,
+                     horizon_s: float = 600.0, keep_alive_s: float = KEEP_ALIVE_DEFAULT_S,
+                     account_concurrency: int = ACCOUNT_CONCURRENCY_DEFAULT,
                      reserved_concurrency: int | None = None, provisioned_concurrency: int = 0,
                      scale_out: str = "2023", seed=0):
     """One run of the scaling explorer's model: Poisson traffic on ``function``, with these settings.
@@ -102,7 +118,8 @@ def simulate_scaling(function: FunctionConfig | None = None, *, arrival_rate: fl
     ``duration_ms``. ``scale_out`` is ``"2023"`` (:data:`~lambdalab_ext.sim.SCALING_2023`) or
     ``"legacy"`` (:func:`~lambdalab_ext.sim.legacy_burst` of us-east-1). Raises ``ValueError``
     with Lambda's reason when it would refuse the configuration (e.g. more provisioned than
-    reserved concurrency), or when the workload exceeds :data:`MAX_REQUESTS`.
+    reserved concurrency), and :class:`ExplorerLimit` (a ``ValueError`` too) when the workload
+    exceeds :data:`MAX_REQUESTS`, this explorer's own limit.
 
     >>> r = simulate_scaling(arrival_rate=50, duration_ms=100, horizon_s=60, seed=1)
     >>> r.summary.throttles, r.summary.cold_starts > 0
@@ -113,9 +130,10 @@ def simulate_scaling(function: FunctionConfig | None = None, *, arrival_rate: fl
         raise ValueError(f"scale_out={scale_out!r}: use one of {sorted(SCALE_OUT_MODELS)}")
     expected = arrival_rate * horizon_s
     if expected > MAX_REQUESTS:
-        raise ValueError(f"{arrival_rate:,.4g} requests/s for {horizon_s:,.0f} s is about {expected:,.0f} "
-                         f"requests; the explorer stops at {MAX_REQUESTS:,} to stay interactive. Lower "
-                         "the rate or the horizon (lambdalab_ext.sim.simulate has no such limit).")
+        raise ExplorerLimit(f"{arrival_rate:,.4g} requests/s for {horizon_s:,.0f} s is about {expected:,.0f} "
+                            f"requests; this explorer stops at {MAX_REQUESTS:,} to stay interactive (its own "
+                            "limit, not Lambda's). Lower the rate or the horizon, or call "
+                            "lambdalab_ext.sim.simulate, which has no such limit.")
     fn = replace(base, warm_duration=with_mean(base.warm_duration, duration_ms / 1000),
                  reserved_concurrency=reserved_concurrency, provisioned_concurrency=provisioned_concurrency)
     rules = ServiceRules(account_concurrency=account_concurrency, keep_alive=keep_alive_s,
@@ -142,6 +160,26 @@ def _summary_rows(result):
     ]
 
 
+def _scale_out_note(result, account_concurrency, reserved_concurrency):
+    """When a concurrency limit throttles this run before either scale-out model could, switching
+    the model changes little: say so, and what to change to see the difference."""
+    limit = account_concurrency if reserved_concurrency is None else min(account_concurrency, reserved_concurrency)
+    if limit > SCALE_OUT_AT_ONCE or not result.summary.throttles:
+        return ""
+    which = "reserved" if reserved_concurrency is not None and reserved_concurrency <= account_concurrency \
+        else "account"
+    return (f"The {which} concurrency ({limit:,}) throttles before the scale-out rate can: both models start "
+            f"{SCALE_OUT_AT_ONCE:,.0f} environments at once, so switching them changes little here. To compare "
+            f"them, raise the account concurrency above {SCALE_OUT_AT_ONCE:,.0f} (e.g. 5,000, a quota increase) "
+            "and send more concurrent requests than that (requests/s x duration).")
+
+
+def _png(figure, dpi=80):
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
 def _table(rows, caption):
     body = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
                    f"<td style='text-align:right'>{html.escape(v)}</td></tr>" for k, v in rows)
@@ -157,7 +195,8 @@ class ScalingExplorer:
     Attributes: ``controls`` (a dict of the ipywidgets, keyed by :meth:`update`'s parameters),
     ``summary`` (an ``HTML`` widget), ``result`` (the last ``SimulationResult``, or None when the
     settings were refused, with the reason in ``error``), ``figure`` and ``latency_figure`` (the
-    last plots), ``widget`` (the whole layout; displaying the explorer displays it).
+    plots of ``result``, None with it), ``widget`` (the whole layout; displaying the explorer
+    displays it, with a readable picture for where widgets cannot be drawn).
 
     >>> explorer = ScalingExplorer(horizon_s=60)                       # doctest: +SKIP
     >>> explorer.controls["arrival_rate"].value = 100  # runs update()   # doctest: +SKIP
@@ -189,10 +228,10 @@ class ScalingExplorer:
             "horizon_s": w.Dropdown(options=horizons, value=float(horizon_s), description="simulate for",
                                     **wide),
             "keep_alive_s": w.IntSlider(
-                value=600, min=0, max=3600, step=30, description="keep-alive (s)",
+                value=int(KEEP_ALIVE_DEFAULT_S), min=0, max=3600, step=30, description="keep-alive (s)",
                 continuous_update=False, **wide),
             "account_concurrency": w.IntSlider(
-                value=1000, min=100, max=20000, step=100, description="account concurrency",
+                value=ACCOUNT_CONCURRENCY_DEFAULT, min=100, max=20000, step=100, description="account concurrency",
                 continuous_update=False, **wide),
             "reserve": w.Checkbox(value=False, description="reserve concurrency", indent=False),
             "reserved_concurrency": w.BoundedIntText(
@@ -227,8 +266,9 @@ class ScalingExplorer:
                reserved_concurrency, provisioned_concurrency, scale_out):
         """Run the simulation for these settings; refresh ``result``, ``summary`` and the figures.
 
-        Returns the ``SimulationResult``, or None when the settings were refused (the reason is
-        in ``error`` and in the summary; the figures keep the last good run).
+        Returns the ``SimulationResult``, or None when the settings were refused: the reason is in
+        ``error`` and in the summary, and the figures are cleared (plots of other settings under
+        the reason would be read as this run's).
         """
         try:
             result = simulate_scaling(
@@ -237,31 +277,55 @@ class ScalingExplorer:
                 reserved_concurrency=reserved_concurrency if reserve else None,
                 provisioned_concurrency=provisioned_concurrency, scale_out=scale_out, seed=self.seed)
         except ValueError as exc:
-            self.result, self.error = None, str(exc)
-            self.summary.value = ("<div class='lambdalab-scaling-error'><b>Lambda would not run this:</b> "
+            self.result, self.error, self.figure, self.latency_figure = None, str(exc), None, None
+            # Whose rule refused it: the explorer's own size limit, or Lambda's configuration rules.
+            who = ("Too much to simulate here" if isinstance(exc, ExplorerLimit)
+                   else "Lambda would refuse this configuration")
+            self.summary.value = (f"<div class='lambdalab-scaling-error'><b>{who}:</b> "
                                   f"{html.escape(self.error)}</div>")
             return None
         self.result, self.error = result, None
         self.figure = plot_timeseries(result)
         self.latency_figure = plot_latency(result)
         model = SCALE_OUT_MODELS[scale_out]
-        self.summary.value = _table(_summary_rows(result), f"Simulated (seed {self.seed}); scale-out {model}")
+        note = _scale_out_note(result, account_concurrency, reserved_concurrency if reserve else None)
+        self.summary.value = (_table(_summary_rows(result), f"Simulated (seed {self.seed}); scale-out {model}")
+                              + (f"<p class='lambdalab-scaling-note'>{html.escape(note)}</p>" if note else ""))
         return result
 
     def _show(self, **values):
-        from IPython.display import Image, display
+        from IPython.display import Image, clear_output, display
 
-        self.update(**values)
-        # Refused settings keep the last good plots on screen; the summary says what was refused.
+        if self.update(**values) is None:
+            # interactive_output clears with wait=True: the old plots would stay until something new
+            # is shown. Refused settings show nothing, so clear now: no stale plot under the reason.
+            clear_output()
+            return
         for fig in (self.figure, self.latency_figure):
-            if fig is not None:
-                buf = io.BytesIO()
-                fig.savefig(buf, format="png", dpi=80)
-                display(Image(data=buf.getvalue(), format="png"))
+            display(Image(data=_png(fig), format="png"))
 
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
+    def static_bundle(self):
+        """``text/plain`` and ``text/html`` for where the live widget cannot be drawn (a notebook
+        opened before it is run or trusted, a static viewer): what it is, and its first run."""
+        v = {name: control.value for name, control in self.controls.items()}
+        text = ("Lambda scaling explorer (interactive: run this cell to use its controls). It starts at "
+                f"{v['arrival_rate']:,.3g} requests/s of {v['duration_ms']:,.4g} ms for {v['horizon_s']:,g} s")
+        if self.result is None:
+            return {"text/plain": f"{text}: refused: {self.error}"}
+        s = self.result.summary
+        text += (f": {s.invocations:,} requests, {s.cold_starts:,} cold starts, {s.throttles:,} throttled, "
+                 f"at most {s.max_instances:,} environments.")
+        images = "".join(f"<img alt='{alt}' src='data:image/png;base64,{base64.b64encode(_png(fig, 60)).decode()}'/>"
+                         for alt, fig in (("environments, cold starts and throttles", self.figure),
+                                          ("latency", self.latency_figure)))
+        page = ("<div class='lambdalab-scaling-static'><p><b>Lambda scaling explorer</b>: a picture of its "
+                f"first run. Run this cell to use its controls.</p>{self.summary.value}{images}</div>")
+        return {"text/plain": text, "text/html": page}
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle.update(self.static_bundle())
+        return bundle
 
     def __repr__(self):
         return f"<ScalingExplorer of {self.function!r}>"
