@@ -163,6 +163,9 @@ class Lambda(Magics):
     raise_on_error = Bool(False, config=True,
                           help="Raise a function's error as an exception instead of showing the result.")
     keep_alive = Float(limits.KEEP_ALIVE_DEFAULT_S, config=True, help="Seconds an idle environment stays warm.")
+    clock = Enum(("real", "virtual"), "real", config=True,
+                 help="The lab's clock: 'virtual' moves only with lab.clock.advance(seconds), so retries, "
+                      "keep-alive and schedules an hour away happen in a second.")
     account_concurrency = Int(limits.ACCOUNT_CONCURRENCY_DEFAULT, config=True, help="The account's concurrency quota.")
 
     def __init__(self, shell):
@@ -178,13 +181,15 @@ class Lambda(Magics):
     def lab(self):
         if self._lab is None:
             from .lab import Lab
+            from .clock import VirtualClock
             self._lab = Lab(backend=self.backend, keep_alive_s=self.keep_alive,
-                            account_concurrency=self.account_concurrency)
+                            account_concurrency=self.account_concurrency,
+                            clock=VirtualClock() if self.clock == "virtual" else None)
             if "lab" not in self.shell.user_ns:
                 self.shell.push({"lab": self._lab})
         return self._lab
 
-    @observe("backend", "keep_alive", "account_concurrency")
+    @observe("backend", "keep_alive", "account_concurrency", "clock")
     def _restart_lab(self, change):
         if self._lab is not None:
             self.shutdown()
