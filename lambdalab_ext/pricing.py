@@ -5,7 +5,7 @@ whose path you pass in yourself (``PriceTable.from_json``). Amounts are ``decima
 arithmetic is exact: every operation runs in a context that raises ``decimal.Inexact`` rather than
 round silently. Only display rounds, to the cent, half up (``to_cents``).
 
-The billing rules modelled (sources in ``/work/shared/reference/lambda-facts.md`` §2.2, §2.5, §3):
+The billing rules modelled (sources in ``docs/lambda-facts.md`` §2.2, §2.5, §3):
 
 * a request costs ``prices.request``, whatever the architecture;
 * duration is billed per GB-second, GB = memory_mb / 1024 (512 MB is 0.5 GB), each invocation
@@ -458,7 +458,7 @@ US_EAST_1 = PriceTable(
     source=(
         "AWS Price List API, service AWSLambda, us-east-1 (effective 2025-10-01, queried "
         "2025-10-28; SKUs e.g. x86 duration TG3M4CAGBA3NYQBH, PC BMKCD2ZCEYKTYYCB, storage "
-        "CVY5JH8RFRXMP92N), as transcribed in lambda-facts.md section 3.1; tiers from "
+        "CVY5JH8RFRXMP92N), as transcribed in docs/lambda-facts.md section 3.1; tiers from "
         "https://aws.amazon.com/blogs/compute/introducing-tiered-pricing-for-aws-lambda/ ; "
         "free tier, PC and SnapStart rules and worked examples from "
         "https://aws.amazon.com/lambda/pricing/"
@@ -1065,7 +1065,7 @@ def monthly_cost(
     outside 128-10,240 MB, storage outside 512-10,240 MB, an unknown architecture or rule, or
     more requests on PC than it can serve.
 
-    >>> cost = monthly_cost(10_000_000, 200, 512)   # lambda-facts.md section 3.1
+    >>> cost = monthly_cost(10_000_000, 200, 512)   # docs/lambda-facts.md section 3.1
     >>> cost.compute_gb_s, to_cents(cost.compute_cost - cost.free_gb_s_credit)
     (Decimal('1000000'), Decimal('10.00'))
     >>> to_cents(cost.requests_cost - cost.free_requests_credit)

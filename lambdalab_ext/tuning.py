@@ -1,6 +1,6 @@
 """Power tuning, locally, on real execution environments: which memory size should a function have?
 
-What AWS Lambda Power Tuning (alexcasalboni/aws-lambda-power-tuning, lambda-facts §6.6) does with
+What AWS Lambda Power Tuning (alexcasalboni/aws-lambda-power-tuning, docs/lambda-facts.md §6.6) does with
 a Step Functions state machine, done here in one call: for each memory size ("power value") the
 function is reconfigured (a new version of its configuration, so new execution environments),
 invoked ``invocations`` times with the same payload, and its durations are averaged after trimming

@@ -10,7 +10,7 @@ hand in a comment. Sources:
            x86 tiers at 6 B / 15 B GB-s, arm64 at 7.5 B / 18.75 B, discounts of 10% and 20%.
 [INIT]     https://aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase
            (INIT billed for on-demand ZIP/managed-runtime functions from 1 August 2025).
-[FACTS]    /work/shared/reference/lambda-facts.md section 3.1 (rates from the AWS Price List API,
+[FACTS]    docs/lambda-facts.md section 3.1 (rates from the AWS Price List API,
            effective 2025-10-01, and its [COMPUTED] examples).
 """
 
@@ -131,7 +131,7 @@ def test_bad_price_tables_are_refused_with_a_reason():
 
 
 # --------------------------------------------------------------------------------------------
-# The [COMPUTED] examples in lambda-facts.md 3.1, checked by hand
+# The [COMPUTED] examples in docs/lambda-facts.md 3.1, checked by hand
 # --------------------------------------------------------------------------------------------
 
 

@@ -115,7 +115,7 @@ def test_provisioned_concurrency_removes_cold_starts_up_to_its_level():
 
 
 def test_scale_out_bucket_2023_model():
-    # lambda-facts §1.2: 10,000 simultaneous requests, no warm environments: 1,000 start at once.
+    # docs/lambda-facts.md §1.2: 10,000 simultaneous requests, no warm environments: 1,000 start at once.
     s = simulate(Burst(0, 10_000), LONG, ServiceRules(account_concurrency=None), horizon=10).summary
     assert (s.served, s.throttles, s.cold_starts) == (1000, 9000, 1000)
     # continuous refill at 100/s: 5 s later, 500 tokens are back
@@ -130,7 +130,7 @@ def test_scale_out_bucket_2023_model():
 
 
 def test_legacy_burst_model():
-    # lambda-facts §1.3 worked example: 10,000 simultaneous sync requests, 3,000 burst (us-east-1)
+    # docs/lambda-facts.md §1.3 worked example: 10,000 simultaneous sync requests, 3,000 burst (us-east-1)
     rules = ServiceRules(account_concurrency=None, scale_out=legacy_burst("us-east-1"))
     s = simulate(Burst(0, 10_000), LONG, rules, horizon=10).summary
     assert (s.served, s.throttles) == (3000, 7000)

@@ -16,7 +16,7 @@ from lambdalab_ext.sim import (Exponential, Fixed, FunctionConfig, Poisson, Serv
                                simulate)
 
 Z_MAX = 4.0
-WARM, COLD = 1.991, 2.244  # SimFaaS README example (lambda-facts §6.1), seconds
+WARM, COLD = 1.991, 2.244  # SimFaaS README example (docs/lambda-facts.md §6.1), seconds
 METRICS = ("P(cold)", "instances", "running", "idle")
 
 
@@ -75,7 +75,7 @@ def test_matches_simfaas(rate, horizon, threshold):
 
 
 def test_simfaas_headline_example():
-    """SimFaaS README (lambda-facts §6.1): rate 0.9, warm 1.991 s, cold 2.244 s (exponential, as
+    """SimFaaS README (docs/lambda-facts.md §6.1): rate 0.9, warm 1.991 s, cold 2.244 s (exponential, as
     SimFaaS draws them when given rates), threshold 600 s, 10^6 s: P(cold) ≈ 0.0014 (1,213 of
     898,469), 7.66 instances (1.79 running, 5.87 idle).
 

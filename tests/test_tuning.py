@@ -1,7 +1,7 @@
 """Power tuning: the pure analyser on made-up numbers, then real runs on Docker and on processes.
 
 The analyser's expectations are worked out by hand from AWS Lambda Power Tuning's rules
-(lambda-facts §6.6): a trimmed mean dropping ``int(n * discardTopBottom)`` samples at each end;
+(docs/lambda-facts.md §6.6): a trimmed mean dropping ``int(n * discardTopBottom)`` samples at each end;
 "cost" = cheapest (ties: faster), "speed" = fastest (ties: cheaper), "balanced" = lowest
 ``w * cost / max cost + (1 - w) * duration / max duration``.
 """

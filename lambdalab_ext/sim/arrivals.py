@@ -150,7 +150,7 @@ class Steps(ArrivalProcess):
 class Burst(ArrivalProcess):
     """``count`` requests at once at time ``at`` (or spread uniformly over ``within`` seconds).
 
-    ``Burst(at=0, count=10_000)`` is the "10,000 simultaneous requests" of lambda-facts §1.3.
+    ``Burst(at=0, count=10_000)`` is the "10,000 simultaneous requests" of docs/lambda-facts.md §1.3.
     """
 
     def __init__(self, at: float, count: int, within: float = 0.0, seed: int | None = None):
@@ -177,7 +177,7 @@ class Diurnal(ArrivalProcess):
 
     Drawn exactly by thinning. ``Diurnal(10, amplitude=0.5, peak_at=14*3600)`` peaks at 15 req/s at
     14:00 and dips to 5 req/s at 02:00 (the Azure trace shows such a day/night cycle over a
-    ~50% baseline, lambda-facts §6.3).
+    ~50% baseline, docs/lambda-facts.md §6.3).
     """
 
     def __init__(self, mean_rate: float, amplitude: float = 0.5, period: float = 86400.0,
@@ -226,7 +226,7 @@ class Timestamps(ArrivalProcess):
 
 
 class PerMinuteCounts(ArrivalProcess):
-    """Per-minute invocation counts, the shape of the public Azure Functions trace (lambda-facts §6.3).
+    """Per-minute invocation counts, the shape of the public Azure Functions trace (docs/lambda-facts.md §6.3).
 
     ``counts[i]`` requests arrive in minute ``i`` (from ``start`` seconds), spread ``"random"``
     (uniform, seeded) or ``"even"`` (evenly spaced) within the minute. One row of

@@ -1,6 +1,6 @@
 """What the simulator is told: one function's configuration and the service's rules.
 
-Every rule says where it comes from (sections of ``shared/reference/lambda-facts.md``), and every
+Every rule says where it comes from (sections of ``shared/docs/lambda-facts.md``), and every
 rule can be switched off or changed, so a notebook can ask "what if Lambda did not do this?".
 
 >>> FunctionConfig(warm_duration=0.120, init_duration=0.250, memory_mb=512).memory_gb
@@ -30,7 +30,7 @@ __all__ = [
 REQUEST_RESPONSE = "RequestResponse"  # synchronous invoke: the caller waits, a throttle is a 429
 EVENT = "Event"                        # asynchronous invoke: Lambda queues it and answers 202
 
-# "Modern" keep-alive preset: an idle lifetime of 5-7 minutes (mikhail.io, lambda-facts §1.7).
+# "Modern" keep-alive preset: an idle lifetime of 5-7 minutes (mikhail.io, docs/lambda-facts.md §1.7).
 KEEP_ALIVE_MODERN = Uniform(300.0, 420.0)
 
 
@@ -47,9 +47,9 @@ class TokenBucket:
 
     - :data:`SCALING_2023` = ``TokenBucket(1000, 100)``: since 26-27 Nov 2023 each function can add
       1,000 environments every 10 s, refilled continuously, with at most 1,000 of headroom at any
-      instant (lambda-facts §1.2, AWS "scaling-behavior" page and the "12 times faster" post).
+      instant (docs/lambda-facts.md §1.2, AWS "scaling-behavior" page and the "12 times faster" post).
     - :func:`legacy_burst` ``(region)``: the pre-2023 burst model, a bucket of 3,000 / 1,000 / 500
-      by Region refilled at 500 per minute (lambda-facts §1.3; token-bucket reading from an AWS
+      by Region refilled at 500 per minute (docs/lambda-facts.md §1.3; token-bucket reading from an AWS
       re:Post answer [2ND]). In AWS it was shared by the account; this simulator has one function,
       so the difference does not show.
     """
@@ -76,7 +76,7 @@ _LEGACY_BURST = {
 def legacy_burst(region: str = "us-east-1") -> TokenBucket:
     """The pre-Nov-2023 burst model for a Region: 3,000 in us-west-2, us-east-1 and eu-west-1;
     1,000 in ap-northeast-1, eu-central-1 and us-east-2; 500 elsewhere; then +500 per minute
-    (lambda-facts §1.3, AWS burst-concurrency page)."""
+    (docs/lambda-facts.md §1.3, AWS burst-concurrency page)."""
     return TokenBucket(capacity=_LEGACY_BURST.get(region, 500), refill_per_second=500 / 60)
 
 
@@ -85,13 +85,13 @@ _ROUTINGS = ("newest", "mru", "lru")
 
 @dataclass(frozen=True)
 class ServiceRules:
-    """The Lambda service's rules. Defaults are lambda-facts §7; ``None`` switches a rule off.
+    """The Lambda service's rules. Defaults are docs/lambda-facts.md §7; ``None`` switches a rule off.
 
     Parameters
     ----------
     account_concurrency:
         Concurrent executions allowed in the Region for the account: 1,000 by default, a soft quota
-        (lambda-facts §1.1). A request that would exceed it is throttled (429). ``None``: no limit.
+        (docs/lambda-facts.md §1.1). A request that would exceed it is throttled (429). ``None``: no limit.
         SimFaaS calls this ``maximum_concurrency`` and rejects at the same point.
     scale_out:
         A :class:`TokenBucket` limiting how fast new environments start: :data:`SCALING_2023`
@@ -100,20 +100,20 @@ class ServiceRules:
         How long an idle environment survives after its last request before Lambda reclaims it:
         seconds, or a distribution drawn afresh for each idle period. 600 s by default, the value
         SimFaaS and "Serverless in the Wild" use for AWS; AWS does not document it and recent
-        measurements say 5-7 min (:data:`KEEP_ALIVE_MODERN`) (lambda-facts §1.7). ``None``: never.
+        measurements say 5-7 min (:data:`KEEP_ALIVE_MODERN`) (docs/lambda-facts.md §1.7). ``None``: never.
     routing:
         Which idle environment takes the next request. ``"newest"`` (default): the most recently
         created one, SimFaaS's scheduler, which lets older environments expire
-        (lambda-facts §6.1). ``"mru"``: the one idle the shortest time. ``"lru"``: the one idle
+        (docs/lambda-facts.md §6.1). ``"mru"``: the one idle the shortest time. ``"lru"``: the one idle
         the longest (keeps every environment alive; shows why Lambda does not do that).
     async_error_retry_delays:
         Waits before the retries of an async event whose invocation failed: 1 min, then 2 min
-        (lambda-facts §4.2; how many of them are used is ``FunctionConfig.maximum_retry_attempts``).
+        (docs/lambda-facts.md §4.2; how many of them are used is ``FunctionConfig.maximum_retry_attempts``).
     async_throttle_backoff:
         ``(first, maximum)`` seconds between retries of a throttled async event: exponential
-        from 1 s, doubling, up to 5 min (lambda-facts §4.2).
+        from 1 s, doubling, up to 5 min (docs/lambda-facts.md §4.2).
 
-    One request per execution environment at a time (lambda-facts §1.6) is not a switch: it is
+    One request per execution environment at a time (docs/lambda-facts.md §1.6) is not a switch: it is
     what makes an environment a Lambda environment (Managed Instances, which differ, are out of
     scope).
     """
@@ -155,31 +155,31 @@ class FunctionConfig:
         models it. Give either this or ``init_duration``.
     init_duration:
         INIT time added to a warm-duration draw on a cold start. Default 0.25 s, a bare Python
-        handler (lambda-facts §2.4), used only when ``cold_duration`` is not given.
+        handler (docs/lambda-facts.md §2.4), used only when ``cold_duration`` is not given.
     memory_mb:
-        128-10,240 MB (lambda-facts §3.2). Used for GB-seconds.
+        128-10,240 MB (docs/lambda-facts.md §3.2). Used for GB-seconds.
     reserved_concurrency:
         Both the cap and a guarantee for this function; 0 throttles every invocation
-        (lambda-facts §1.4). ``None``: not set. AWS keeps at least 100 unreserved, so it must be
+        (docs/lambda-facts.md §1.4). ``None``: not set. AWS keeps at least 100 unreserved, so it must be
         at most ``account_concurrency - 100``.
     provisioned_concurrency:
         Environments initialised before the first request: no cold start, never reclaimed;
-        requests beyond them spill over to on-demand environments (lambda-facts §1.5, §2.6). They
+        requests beyond them spill over to on-demand environments (docs/lambda-facts.md §1.5, §2.6). They
         count against the account and the reserved concurrency. (AWS recycles them now and then,
         without a visible cold start; not modelled.)
     error_rate:
         Probability that an invocation ends in a function error.
     invocation_type:
         ``"RequestResponse"`` (sync: a throttle is a 429 to the caller, never retried by Lambda,
-        lambda-facts §4.1) or ``"Event"`` (async: throttles and errors are retried, then sent to
-        the dead-letter sink, lambda-facts §4.2).
+        docs/lambda-facts.md §4.1) or ``"Event"`` (async: throttles and errors are retried, then sent to
+        the dead-letter sink, docs/lambda-facts.md §4.2).
     maximum_retry_attempts:
         Async retries after a function error, 0-2 (default 2).
     maximum_event_age_s:
         Async events older than this are discarded to the dead-letter sink: 60-21,600 s (6 h).
     architecture:
         ``"x86_64"`` (default) or ``"arm64"``: which duration price applies
-        (:meth:`SimulationResult.cost`, lambda-facts §3.1). It does not change durations here;
+        (:meth:`SimulationResult.cost`, docs/lambda-facts.md §3.1). It does not change durations here;
         measure the function on each architecture for that.
     """
 
@@ -242,7 +242,7 @@ class FunctionConfig:
         if self.reserved_concurrency is not None and self.reserved_concurrency > max(0, acct - minimum):
             raise ValueError(
                 f"reserved_concurrency={self.reserved_concurrency} leaves fewer than {minimum} unreserved of "
-                f"account_concurrency={acct} (lambda-facts §1.4); lower it or raise "
+                f"account_concurrency={acct} (docs/lambda-facts.md §1.4); lower it or raise "
                 "ServiceRules(account_concurrency=...)")
         if self.provisioned_concurrency > acct:
             raise ValueError(

@@ -87,7 +87,7 @@ class LogNormal(Distribution):
     """Log-normal: ``exp(N(mu, sigma))`` seconds, numpy's parametrisation.
 
     "Serverless in the Wild" fits Azure functions' average execution time with a log-normal of
-    log-mean -0.38 and sigma 2.36 (lambda-facts §6.3): ``LogNormal(mu=-0.38, sigma=2.36)``.
+    log-mean -0.38 and sigma 2.36 (docs/lambda-facts.md §6.3): ``LogNormal(mu=-0.38, sigma=2.36)``.
     ``LogNormal.from_median(0.25, sigma=0.4)`` is often easier to think about.
     """
 
@@ -115,7 +115,7 @@ class LogNormal(Distribution):
 @dataclass(frozen=True)
 class Uniform(Distribution):
     """Uniform on ``[low, high]``. ``Uniform(300, 420)`` is the "modern" keep-alive preset
-    (5-7 min idle lifetime measured by mikhail.io, lambda-facts §1.7)."""
+    (5-7 min idle lifetime measured by mikhail.io, docs/lambda-facts.md §1.7)."""
 
     low: float
     high: float

@@ -112,7 +112,7 @@ def simulate(arrivals: ArrivalProcess, function: FunctionConfig | None = None,
         sync or async). Default: ``FunctionConfig()``.
     rules:
         :class:`ServiceRules` (account limit, scale-out rate, keep-alive, routing, async retry
-        delays). Default: lambda-facts §7.
+        delays). Default: docs/lambda-facts.md §7.
     horizon:
         Simulated seconds. Arrivals and retries due at or after it are not started; invocations
         still running then complete (their whole duration counts in latency and GB-seconds, only

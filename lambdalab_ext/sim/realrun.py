@@ -34,7 +34,7 @@ __all__ = ["FORCE_COLD_START_VARIABLE", "measure", "burst", "BurstRequest", "Bur
 
 # The variable measure() changes to force a cold start. Any configuration change gives a function
 # new execution environments; AWS's Lambda benchmark harness (singledigit/lambda-benchmark,
-# lambda-facts §2.4) changes an environment variable for exactly that reason.
+# docs/lambda-facts.md §2.4) changes an environment variable for exactly that reason.
 FORCE_COLD_START_VARIABLE = "LAMBDALAB_FORCE_COLD_START"
 
 

@@ -106,7 +106,7 @@ class TimeSeries:
 @dataclass(frozen=True)
 class Usage:
     """What pricing needs: billed requests and GB-seconds (each duration rounded up to 1 ms,
-    INIT included on cold starts, lambda-facts §2.2), as floats for plots and tables.
+    INIT included on cold starts, docs/lambda-facts.md §2.2), as floats for plots and tables.
     :meth:`SimulationResult.cost` prices the exact integers behind them."""
 
     requests: int
