@@ -5,13 +5,16 @@
 1. Warm invoke of a no-op handler, median, against the median of two plain HTTP/1.1 request/response
    exchanges over the same transport (TCP loopback, http.client to http.server, kept alive): the
    Runtime API costs exactly two exchanges per invoke (``/next`` answered, ``/response`` posted).
-   Goal: at most 3x.
+   The two are measured in alternating blocks, so noise from other work on the machine falls on
+   both alike. Goal: at most 1.2x.
 2. Cold start of a no-op handler (what the caller waits: sandbox + INIT + invoke), median, against a
    bare ``python -c pass`` in the same image and engine (Docker: container create + start + wait +
    remove through the same SDK; goal at most 1.3x) or as a subprocess (process backend; goal 1.5x).
 3. Against a peer: python-lambda-local's per-invocation time (``lambda_local.main.call``) on the same
    handler; goal: our warm invoke at least 50x faster.
-4. Sustained warm throughput with 4 environments, and host memory per warm environment.
+4. Sustained warm throughput with 4 environments invoked at once, against one environment invoked
+   serially, both sustained over the same time, in alternating rounds. Goal: at least 1.5x on 2
+   cores. And host memory per warm environment.
 """
 
 import argparse
@@ -19,6 +22,7 @@ import concurrent.futures
 import http.client
 import http.server
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -59,34 +63,57 @@ class _Echo(http.server.BaseHTTPRequestHandler):
         self._reply(b"")
 
 
-def two_http_exchanges(n):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1])
-    samples = []
-    for _ in range(n):
-        t = time.perf_counter()
-        conn.request("GET", "/next")
-        conn.getresponse().read()
-        conn.request("POST", "/response", body=b"null")
-        conn.getresponse().read()
-        samples.append(time.perf_counter() - t)
-    conn.close()
-    server.shutdown()
-    server.server_close()
-    return samples
+class TwoHTTPExchanges:
+    """The baseline: a kept-alive http.client connection to a threading http.server on the loopback."""
+
+    def __init__(self):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.server.server_address[1])
+        self.conn.connect()
+        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def samples(self, n):
+        out = []
+        for _ in range(n):
+            t = time.perf_counter()
+            self.conn.request("GET", "/next")
+            self.conn.getresponse().read()
+            self.conn.request("POST", "/response", body=b"null")
+            self.conn.getresponse().read()
+            out.append(time.perf_counter() - t)
+        return out
+
+    def close(self):
+        self.conn.close()
+        self.server.shutdown()
+        self.server.server_close()
 
 
 # -- measurements on a lab -------------------------------------------------------------------------
 def warm_invokes(fn, n):
-    fn.invoke({})
     samples = []
     for _ in range(n):
         t = time.perf_counter()
         fn.invoke({})
         samples.append(time.perf_counter() - t)
     return samples
+
+
+def warm_against_http(fn, n, blocks=10):
+    """Warm invokes and pairs of raw exchanges, ``n`` of each, in alternating blocks."""
+    fn.invoke({})
+    baseline = TwoHTTPExchanges()
+    try:
+        baseline.samples(20)
+        warm, http2 = [], []
+        for _ in range(blocks):
+            warm += warm_invokes(fn, max(1, n // blocks))
+            http2 += baseline.samples(max(1, n // blocks))
+        return warm, http2
+    finally:
+        baseline.close()
 
 
 def cold_starts(lab, n):
@@ -123,6 +150,32 @@ def bare_subprocess_python(n):
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         samples.append(time.perf_counter() - t)
     return samples
+
+
+def process_cold_against_bare(lab, n, blocks=5):
+    """Process backend: cold starts and bare ``python -c pass`` runs in alternating blocks, so that
+    noise from other work on the machine falls on both alike."""
+    cold, inits, bare = [], [], []
+    for _ in range(blocks):
+        samples, block_inits = cold_starts(lab, max(1, n // blocks))
+        cold += samples
+        inits += block_inits
+        bare += bare_subprocess_python(max(1, n // blocks))
+    return cold, inits, bare
+
+
+def process_cold_as_a_user(n):
+    """The same, without root's means (own user id, cgroups, mount namespace): what they cost."""
+    from lambdalab_ext.runtime.process import ProcessBackend
+    ProcessBackend.root_isolation = False
+    try:
+        lab = Lab(backend="process")
+    finally:
+        ProcessBackend.root_isolation = True
+    try:
+        return process_cold_against_bare(lab, n)
+    finally:
+        lab.shutdown()
 
 
 def python_lambda_local(n):
@@ -162,22 +215,33 @@ def python_lambda_local_cli(n):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def throughput(lab, seconds=5.0, environments=4):
-    fn = lab.deploy("tput", NOOP, memory_mb=MEMORY)
-    with concurrent.futures.ThreadPoolExecutor(environments) as pool:   # warm up 4 environments
-        list(pool.map(lambda _: fn.invoke({}), range(environments)))
+def sustained_rate(fn, threads, seconds):
+    """Invocations per second from ``threads`` callers invoking back to back for ``seconds``."""
     stop = time.perf_counter() + seconds
-    counts = [0] * environments
+    counts = [0] * threads
 
     def loop(i):
         while time.perf_counter() < stop:
             fn.invoke({})
             counts[i] += 1
 
-    with concurrent.futures.ThreadPoolExecutor(environments) as pool:
-        list(pool.map(loop, range(environments)))
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        list(pool.map(loop, range(threads)))
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def throughput(lab, seconds=10.0, environments=4, rounds=5):
+    """(rate with ``environments`` at once, one environment's serial rate), medians over rounds."""
+    fn = lab.deploy("tput", NOOP, memory_mb=MEMORY)
+    with concurrent.futures.ThreadPoolExecutor(environments) as pool:   # warm up the environments
+        list(pool.map(lambda _: fn.invoke({}), range(environments)))
+    parallel, serial = [], []
+    for _ in range(rounds):
+        serial.append(sustained_rate(fn, 1, seconds / rounds / 2))
+        parallel.append(sustained_rate(fn, environments, seconds / rounds / 2))
     envs = fn.environments()
-    return sum(counts) / seconds, envs
+    return statistics.median(parallel), statistics.median(serial), envs
 
 
 def memory_per_environment(lab, count=8):
@@ -217,21 +281,25 @@ def run(backend, warm_n, cold_n):
     try:
         print(f"isolation: {lab.isolation}")
         fn = lab.deploy("noop", NOOP, memory_mb=MEMORY)
-        warm = warm_invokes(fn, warm_n)
-        http2 = two_http_exchanges(warm_n)
+        warm, http2 = warm_against_http(fn, warm_n)
         print(f"[1] warm invoke median {median_ms(warm):.3f} ms; two HTTP exchanges median "
-              f"{median_ms(http2):.3f} ms; ratio {median_ms(warm) / median_ms(http2):.2f}x (goal <= 3x)")
+              f"{median_ms(http2):.3f} ms; ratio {median_ms(warm) / median_ms(http2):.2f}x (goal <= 1.2x)")
 
-        cold, inits = cold_starts(lab, cold_n)
         if backend == "docker":
+            cold, inits = cold_starts(lab, cold_n)
             bare = bare_docker_python(lab, cold_n)
             what, goal = "bare container running python -c pass (same image, same SDK)", 1.3
         else:
-            bare = bare_subprocess_python(cold_n)
-            what, goal = "bare subprocess python -c pass", 1.5
+            cold, inits, bare = process_cold_against_bare(lab, cold_n)
+            what, goal = "bare subprocess python -c pass (alternating blocks)", 1.5
         print(f"[2] cold start median {median_ms(cold):.1f} ms (of which Init Duration {median_ms(inits):.1f} ms); "
               f"{what} median {median_ms(bare):.1f} ms; ratio {median_ms(cold) / median_ms(bare):.2f}x "
               f"(goal <= {goal}x)")
+        if backend == "process" and os.geteuid() == 0:
+            cold_user, _, bare_user = process_cold_as_a_user(cold_n)
+            print(f"    as a lab that is not root gets it (the lab's own user, no cgroups): cold start median "
+                  f"{median_ms(cold_user):.1f} ms; bare {median_ms(bare_user):.1f} ms; ratio "
+                  f"{median_ms(cold_user) / median_ms(bare_user):.2f}x")
 
         peer = python_lambda_local(min(warm_n, 50))
         cli = python_lambda_local_cli(10)
@@ -240,9 +308,9 @@ def run(backend, warm_n, cold_n):
               f"{median_ms(cli) / median_ms(warm):.0f}x and {median_ms(peer) / median_ms(warm):.1f}x faster "
               f"(goal >= 50x)")
 
-        rate, envs = throughput(lab)
-        print(f"[4] sustained warm throughput, 4 environments: {rate:,.0f} invocations/s "
-              f"({rate / (1000 / median_ms(warm)):.2f}x one environment's serial rate); environments {envs}")
+        rate, serial, envs = throughput(lab)
+        print(f"[4] sustained warm throughput, 4 environments at once: {rate:,.0f} invocations/s; one environment "
+              f"serially: {serial:,.0f}/s; ratio {rate / serial:.2f}x (goal >= 1.5x); environments {envs}")
         sandbox, lab_share, count = memory_per_environment(lab)
         print(f"    host memory per warm environment ({count} measured): sandbox {sandbox / 2**20:.1f} MiB + "
               f"lab side {lab_share / 2**20:.2f} MiB")

@@ -387,3 +387,54 @@ def test_memory_over_the_limit_is_out_of_memory_as_a_user(user_lab, at_once):
     r = user_lab.deploy("hog", HOG, memory_mb=128, timeout_s=60).invoke({"at_once": at_once})
     assert r.error["errorType"] == "Runtime.OutOfMemory"
     assert r.max_memory_used_mb == 128
+
+
+def test_a_function_cannot_take_another_environments_events(make_lab):
+    """On the shared loopback every environment's Runtime API is a TCP port: a function that finds
+    another's port and parks GET /next there is refused (it is not that environment's user)."""
+    import textwrap
+    import threading
+    import time
+    lab = make_lab("process")
+    if "a user id of its own" not in lab.isolation:
+        pytest.skip("only a lab running as root gives each environment its own user id (CI is root)")
+    victim = lab.deploy("victim", "def handler(event, context):\n    return {'who': 'victim', 'event': event}\n")
+    victim.invoke({"n": -1})
+    attacker = lab.deploy("attacker", textwrap.dedent("""
+        import socket, time
+        def handler(event, context):
+            parked = []
+            for port in event["ports"]:          # park GET /next there, as the attack did
+                s = socket.socket()
+                s.settimeout(8)
+                try:
+                    s.connect(("127.0.0.1", port))
+                    s.sendall(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+                    parked.append(s)
+                except OSError:
+                    s.close()
+            stolen, answered = [], 0
+            for s in parked:
+                try:
+                    data = s.recv(65536)
+                    answered += bool(data)        # an answer of any kind, even an error
+                    if b"Lambda-Runtime-Aws-Request-Id" in data:
+                        stolen.append(data.decode("latin-1")[:300])
+                except OSError:
+                    pass
+                s.close()
+            return {"stolen": stolen, "answered": answered}
+    """), timeout_s=30)
+    env, = lab.service.get("victim").idle
+    api = env._api
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(r=attacker.invoke({"ports": [int(api.address.rsplit(":", 1)[1])] * 3})))
+    thread.start()
+    deadline = time.monotonic() + 20      # until the attack has reached the victim's API
+    while time.monotonic() < deadline and not (api.refused or len(api._connections) > 1):
+        time.sleep(0.02)
+    answers = [victim.invoke({"n": i}).payload for i in range(5)]
+    thread.join()
+    assert answers == [{"who": "victim", "event": {"n": i}} for i in range(5)]
+    assert api.refused >= 1
+    assert outcome["r"].payload == {"stolen": [], "answered": 0}

@@ -289,8 +289,10 @@ class ExecutionEnvironment:
         self._events = _Inbox(self._doorbell)
         self._runtime_exited = False
         api_address = self.backend.runtime_api_address
+        owner = []                 # the sandbox this server is for (a suppressed init runs two)
         if api_address is None:    # the backend reaches a server of ours on the host
-            self._api = RuntimeAPIServer(self._events, host=self.backend.runtime_api_host)
+            self._api = RuntimeAPIServer(self._events, host=self.backend.runtime_api_host,
+                                         admit=lambda sock: _admits(owner, sock))
             api_address = self._api.address
         credentials = ("ASIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30),
                        "lambdalab-session-" + secrets.token_urlsafe(48))
@@ -300,6 +302,7 @@ class ExecutionEnvironment:
             task_root=self.backend.task_root(self.code_dir), runtime_dir=self.backend.runtime_dir,
             credentials=credentials, endpoint_url=getattr(self.backend, "aws_endpoint_url", None))
         self._sandbox = self.backend.create_sandbox(self, env, self._events)
+        owner.append(self._sandbox)
         started = self._sandbox.start(self._attach_api)
         self._logs = self._sandbox.logs
         return started
@@ -643,6 +646,14 @@ class ExecutionEnvironment:
     @property
     def alive(self):
         return self.state in ("idle", "busy", "initializing")
+
+
+def _admits(owner, sock):
+    """May this connection speak to the Runtime API? Its sandbox decides (see RuntimeAPIServer)."""
+    if not owner:
+        return False           # no runtime exists yet to connect
+    admits = getattr(owner[0], "admits", None)
+    return True if admits is None else admits(sock)
 
 
 def _ensure_newline(text):

@@ -45,6 +45,7 @@ import signal
 import socket
 import sys
 import threading
+import weakref
 import time
 
 SANDBOX_UID_BASE = 0x7A000000      # systemd leaves 1879048192-2147483647 unassigned: no user lives here
@@ -1215,9 +1216,36 @@ class _Pid:
         self.pid = pid
 
 
+_LIVE_SANDBOXES = weakref.WeakSet()      # every process sandbox of this process (all labs)
+
+
+def _peer_uid(sock):
+    """The user id owning the other end of a loopback TCP connection (from /proc/net/tcp), or None."""
+    try:
+        peer_host, peer_port = sock.getpeername()[:2]
+        our_host, our_port = sock.getsockname()[:2]
+    except OSError:
+        return None
+
+    def hexaddr(host, port):
+        return f"{socket.inet_aton(host)[::-1].hex().upper()}:{port:04X}"
+    local, remote = hexaddr(peer_host, peer_port), hexaddr(our_host, our_port)
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if fields[1] == local and fields[2] == remote:
+                    return int(fields[7])
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return None
+
+
 class ProcessSandbox(Sandbox):
     def __init__(self, backend, environment, env_vars, events):
         super().__init__(backend, environment, events)
+        _LIVE_SANDBOXES.add(self)
         self.sid = os.path.basename(self.folder)
         self._peak = 0
         self._peak_file = None
@@ -1258,6 +1286,20 @@ class ProcessSandbox(Sandbox):
         if self._peak_file is None:
             threading.Thread(target=self._watch, name=f"watch-{self.proc.pid}", daemon=True).start()
         return started
+
+    def admits(self, sock):
+        """Only this environment's own user id may use its Runtime API (where each environment has
+        one): another function on the same loopback is refused. Until the supervisor has said which
+        id this environment got, ids of this process's other environments are refused."""
+        if not self.backend.capabilities["uid_mode"]:
+            return True        # one user for everything: nothing to tell them apart by
+        peer = _peer_uid(sock)
+        if peer is None:
+            return False
+        if self.uid is not None:
+            return peer == self.uid
+        others = {s.uid for s in list(_LIVE_SANDBOXES) if s is not self and s.uid is not None}
+        return peer not in others and (peer >= SANDBOX_UID_BASE or peer == os.geteuid())
 
     def on_exit(self, status, oom, peak):
         if self._exited.is_set():
