@@ -26,14 +26,9 @@ def _fmt_ms(value):
 
 
 def _usd(amount):
-    """A tiny amount in dollars with enough digits to be read: $0.000000327."""
-    value = float(amount)
-    if value == 0:
-        return "$0"
-    if value >= 0.01:
-        return f"${value:,.2f}"
-    digits = 3 - int(f"{value:e}".split("e")[1]) - 1   # three significant digits
-    return f"${value:.{max(digits, 2)}f}"
+    """A tiny amount in dollars with enough digits to be read: $0.000000327 (``limits.format_usd``)."""
+    from .limits import format_usd
+    return format_usd(amount)
 
 
 def _cost(result):

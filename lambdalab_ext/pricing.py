@@ -580,18 +580,14 @@ def _sum(amounts: Iterable[Decimal]) -> Decimal:
 
 
 def _usd(amount: Decimal) -> str:
-    cents = to_cents(amount)
-    sign = "-" if cents < 0 else ""
-    return f"{sign}${abs(cents):,.2f}"
+    """A bill's amount, to the cent (rounded half up, as ``to_cents``)."""
+    from .limits import format_usd
+    return format_usd(to_cents(amount))
 
 
 def _usd_exact(amount: Decimal) -> str:
-    sign = "-" if amount < 0 else ""
-    text = format(abs(amount).normalize(), "f")
-    if "." in text:
-        whole, frac = text.split(".")
-        return f"{sign}${int(whole):,}.{frac}"
-    return f"{sign}${int(text):,}"
+    from .limits import format_usd
+    return format_usd(amount, exact=True)
 
 
 def _qty(number: Decimal | int) -> str:

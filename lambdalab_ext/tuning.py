@@ -247,14 +247,9 @@ def balanced_scores(stats, balanced_weight=0.5):
 
 
 def _money(amount):
-    """Dollars readable at any size: cents above a cent, else four significant digits."""
-    value = Decimal(amount)
-    if value == 0:
-        return "$0"
-    if abs(value) >= Decimal("0.01"):
-        return f"${value:,.2f}"
-    digits = 3 - math.floor(math.log10(abs(float(value))))   # four significant digits
-    return f"${float(value):.{digits}f}"
+    """Dollars readable at any size (``limits.format_usd``: cents from a cent, else three significant digits)."""
+    from .limits import format_usd
+    return format_usd(amount)
 
 
 def _percent_less(smaller, larger):

@@ -362,3 +362,17 @@ def test_online_recipe_builds_from_local_stand_in(client, offline_image, monkeyp
         if tag:
             client.images.remove(tag, force=True)
         client.images.remove(base, force=True)
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(900)
+def test_an_existing_image_is_used_before_anything_is_built(client, offline_image, monkeypatch):
+    """No debootstrap here (as on a machine where it was never installed) and no base image for the
+    online recipe: the offline image already on the engine is used, nothing is built."""
+    tag, _ = offline_image
+    monkeypatch.delenv("LAMBDALAB_IMAGE_SOURCE", raising=False)
+    monkeypatch.setattr(img, "_offline_possible", lambda: False)
+    monkeypatch.setenv("LAMBDALAB_BASE_IMAGE", "127.0.0.1:9/lambdalab-nonexistent/base:0")
+    lines = []
+    assert img.ensure_runtime_image(client, progress=lines.append) == tag
+    assert lines == []

@@ -121,9 +121,9 @@ def _gb_s(mb_ms: int) -> Decimal:
 
 
 def _usd(amount: Decimal) -> str:
+    from ..limits import format_usd
     from ..pricing import to_cents
-    exact = format(amount.normalize(), "f") if amount else "0"
-    return f"${to_cents(amount):,} (exactly ${exact})"
+    return f"{format_usd(to_cents(amount))} (exactly {format_usd(amount, exact=True)})"
 
 
 @dataclass(frozen=True)
