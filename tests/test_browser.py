@@ -31,16 +31,50 @@ def _need(condition, what):
         pytest.skip(what)
 
 
+NOTEBOOKS = ("01_first_function.ipynb", "04_aws_inside.ipynb")
+
+
+def _run_all(page, base, token, name, shot):
+    """Open ``name`` in JupyterLab and Run > Run All Cells, as a learner would; returns when the last
+    cell (``%lambda cleanup``) has answered."""
+    page.goto(f"{base}/lab/tree/{name}?token={token}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    first_prompt = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").first
+    for attempt in range(3):
+        # A freshly opened JupyterLab can swallow the first click while it settles: check that
+        # the first cell started (its prompt shows [*] or [1]) and try again if not.
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function("e => /\\[(\\*|\\d+)\\]/.test(e.textContent)", arg=first_prompt.element_handle(),
+                                   timeout=20_000)
+            break
+        except Exception:
+            page.keyboard.press("Escape")
+    else:
+        page.screenshot(path=os.path.join(OUT, f"{shot}_not_started.png"), full_page=True)
+        pytest.fail("Run All Cells did not start the notebook")
+    last_cell = page.locator(".jp-Notebook .jp-CodeCell").last
+    try:
+        last_cell.locator(".jp-OutputArea-output", has_text="every environment stopped").wait_for(timeout=240_000)
+    except Exception:
+        page.screenshot(path=os.path.join(OUT, f"{shot}_failed.png"), full_page=True)
+        raise
+    page.screenshot(path=os.path.join(OUT, f"{shot}_end.png"))
+
+
 @pytest.fixture
 def jupyterlab(tmp_path, runtime_image):
     _need(CHROMIUM, "no Chromium is installed (apt-get install chromium)")
     # A copy without outputs: everything the test sees was produced by this run.
     import nbformat
-    nb = nbformat.read(os.path.join(ROOT, "notebooks", "01_first_function.ipynb"), as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    nbformat.write(nb, str(tmp_path / "01_first_function.ipynb"))
+    for name in NOTEBOOKS:
+        nb = nbformat.read(os.path.join(ROOT, "notebooks", name), as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        nbformat.write(nb, str(tmp_path / name))
     # Settings of this server only: every cell stays rendered (no windowing), and no news prompt.
     settings = tmp_path / "settings"
     (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
@@ -87,32 +121,7 @@ def test_notebook_01_runs_in_jupyterlab(jupyterlab):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{base}/lab/tree/01_first_function.ipynb?token={token}")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        # Wait for the kernel to be ready, then Run > Run All Cells, as a learner would.
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-        first_prompt = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").first
-        for attempt in range(3):
-            # A freshly opened JupyterLab can swallow the first click while it settles: check that
-            # the first cell started (its prompt shows [*] or [1]) and try again if not.
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-            try:
-                page.wait_for_function("e => /\\[(\\*|\\d+)\\]/.test(e.textContent)", arg=first_prompt.element_handle(),
-                                       timeout=20_000)
-                break
-            except Exception:
-                page.keyboard.press("Escape")
-        else:
-            page.screenshot(path=os.path.join(OUT, "notebook01_not_started.png"), full_page=True)
-            pytest.fail("Run All Cells did not start the notebook")
-        last_cell = page.locator(".jp-Notebook .jp-CodeCell").last
-        try:
-            last_cell.locator(".jp-OutputArea-output", has_text="every environment stopped").wait_for(timeout=240_000)
-        except Exception:
-            page.screenshot(path=os.path.join(OUT, "notebook01_failed.png"), full_page=True)
-            raise
-        page.screenshot(path=os.path.join(OUT, "notebook01_end.png"))
+        _run_all(page, base, token, "01_first_function.ipynb", "notebook01")
 
         views = page.locator(".lambdalab-result")
         assert views.count() >= 5
@@ -142,4 +151,32 @@ def test_notebook_01_runs_in_jupyterlab(jupyterlab):
                                     has_text="LambdaFunctionError").or_(
             page.locator(".jp-RenderedText", has_text="Lambda function 'divide' failed"))
         assert error_output.count() >= 1
+        browser.close()
+
+
+def test_notebook_04_runs_in_jupyterlab(jupyterlab):
+    """AWS inside the lab, as a learner runs it: the S3-to-DynamoDB function's result view, the retry
+    timeline plot and the dead-letter queue's message all render."""
+    from playwright.sync_api import sync_playwright
+    base, token = jupyterlab
+    os.makedirs(OUT, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        _run_all(page, base, token, "04_aws_inside.ipynb", "notebook04")
+        indexer = page.locator(".lambdalab-result").first
+        indexer.scroll_into_view_if_needed()
+        assert "λ indexer" in indexer.inner_text()
+        assert indexer.get_attribute("data-status") == "success"
+        assert '"indexed": "notes/hello world.txt"' in indexer.locator(".ll-payload").inner_text()
+        indexer.screenshot(path=os.path.join(OUT, "notebook04_indexer_result.png"))
+        plot = page.locator(".jp-OutputArea-output img").first
+        plot.scroll_into_view_if_needed()
+        assert plot.bounding_box()["width"] > 300
+        plot.screenshot(path=os.path.join(OUT, "notebook04_retry_timeline.png"))
+        assert page.locator(".jp-OutputArea-output", has_text="payment provider unreachable for order 7").count() >= 1
+        assert page.locator(".jp-OutputArea-output", has_text="RetriesExhausted").count() >= 1
+        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+                              has_text="Traceback")
+        assert errors.count() == 0
         browser.close()
