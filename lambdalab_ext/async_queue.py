@@ -25,13 +25,13 @@ Lost on shutdown: events still queued when the lab stops are gone, as in any loc
 ``shutdown()`` says how many.
 """
 
-import base64
 import concurrent.futures
 import dataclasses
 import datetime
 import json
 import random
 import threading
+import time
 
 from .errors import (InvalidParameterValueException, RequestEntityTooLargeException, ResourceNotFoundException,
                      TooManyRequestsException)
@@ -243,7 +243,7 @@ class AsyncQueue:
         if settings.on_failure:
             record = invocation_record(request, function_arn=self._function_arn(name), condition=condition,
                                        attempts=request.attempt if result is not None else request.attempt - 1,
-                                       result=result, epoch=(result.end_time if result else 0) or _now_epoch())
+                                       result=result, epoch=(result.end_time if result else 0) or time.time())
             delivered |= self._send(name, request, settings.on_failure, record, None, "destination",
                                     condition=condition)
         dlq = getattr(config, "dead_letter_target_arn", None)
@@ -296,22 +296,7 @@ class AsyncQueue:
         for call in calls:
             call.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if lost:
+            self._record.append("pending_lost", count=lost)
         return lost
 
-
-def _now_epoch():
-    import time
-    return time.time()
-
-
-def encode_attributes_for_sqs(attributes):
-    """DLQ attributes as SQS ``MessageAttributes``."""
-    return {key: {"DataType": kind, "StringValue": value} for key, (kind, value) in (attributes or {}).items()}
-
-
-def decode_payload(payload):
-    """A DLQ message body: the event as-is (text), base64 if it is not text."""
-    try:
-        return payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return base64.b64encode(payload).decode()

@@ -163,10 +163,6 @@ class RealClock:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
-    # Kept for code written before the scheduler: real time needs no nudging.
-    def add_listener(self, callback):
-        """Real time needs no nudging: scheduled calls run on their own."""
-
 
 class VirtualClock:
     """A clock that advances only through :meth:`advance`, running what falls due on the way."""
@@ -175,7 +171,6 @@ class VirtualClock:
 
     def __init__(self, start=0.0):
         self._now = float(start)
-        self._listeners = []
         self._schedule = _Schedule()
         self._advancing = threading.RLock()   # one advance at a time, re-entrant for callbacks
 
@@ -197,10 +192,6 @@ class VirtualClock:
     def errors(self):
         return self._schedule.errors
 
-    def add_listener(self, callback):
-        """``callback(now)`` runs after every advance."""
-        self._listeners.append(callback)
-
     def advance(self, seconds):
         """Move the clock ``seconds`` ahead, running every call due on the way in time order.
 
@@ -221,8 +212,6 @@ class VirtualClock:
                 self._now = max(self._now, call.when)
                 schedule.run(call)
             self._now = target
-        for callback in list(self._listeners):
-            callback(self._now)
 
     def run_until_idle(self, limit_s=30 * 24 * 3600.0):
         """Advance to each pending call in turn until none is left (within ``limit_s``).

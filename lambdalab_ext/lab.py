@@ -29,7 +29,7 @@ from .aws.lambda_api import LambdaAPI
 from .clock import RealClock
 from .errors import LabClosedError
 from .function import FunctionConfiguration
-from .limits import AWS_ENDPOINT_PORT
+from .limits import AWS_ENDPOINT_PORT, function_arn
 from .record import LabRecord
 from .request import InvocationRequest
 from .result import AcceptedInvocation
@@ -114,7 +114,7 @@ class Function:
 
     @property
     def arn(self):
-        return f"arn:aws:lambda:{self._lab.region}:{self._lab.account_id}:function:{self.name}"
+        return function_arn(self.name, self._lab.region, self._lab.account_id)
 
     def invoke(self, event=None, *, invocation_type="RequestResponse", client_context=None, cognito_identity=None,
                on_log=None):
@@ -255,7 +255,7 @@ class Lab:
         return socket.create_connection(self.aws.address)
 
     def _arn(self, name):
-        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+        return function_arn(name, self.region, self.account_id)
 
     def _invoke_async_bytes(self, name, payload):
         self.async_queue.submit(InvocationRequest(function_name=name, payload=payload, invocation_type="Event",

@@ -334,7 +334,7 @@ class Lambda(Magics):
             # The lab record has every invocation, asynchronous attempts included; the magic's own
             # memory only what its cells waited for.
             invoked = self.lab.record.events(kind="invoke", function=options.name)
-            result = invoked[-1]["result"] if invoked else self.results.get(options.name)
+            result = invoked[-1].get("result") if invoked else self.results.get(options.name)
             if result is None:
                 raise UsageError(f"%lambda: {options.name} has not been invoked in this session yet.")
             print(result.logs, end="")

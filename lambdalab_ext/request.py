@@ -19,9 +19,10 @@ INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 
 
 def new_trace_header(sampled=False):
-    """An X-Ray trace header as Lambda writes it: Root=1-<8 hex epoch>-<24 hex>;Parent=...;Sampled=..."""
+    """An X-Ray trace header as Lambda writes it:
+    ``Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0;Lineage=1:<8 hex>:0``."""
     return (f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};"
-            f"Sampled={1 if sampled else 0}")
+            f"Sampled={1 if sampled else 0};Lineage=1:{secrets.token_hex(4)}:0")
 
 
 @dataclasses.dataclass

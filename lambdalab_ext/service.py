@@ -26,7 +26,7 @@ from .errors import (InvalidParameterValueException, InvalidRequestContentExcept
                      RequestEntityTooLargeException, ResourceNotFoundException, TooManyRequestsException)
 from .function import package_code
 # "Invoke" (API reference): ClientContext is up to 3,583 bytes of JSON (sent base64-encoded).
-from .limits import CLIENT_CONTEXT_MAX_BYTES, UNRESERVED_MINIMUM
+from .limits import CLIENT_CONTEXT_MAX_BYTES, UNRESERVED_MINIMUM, function_arn
 from .limits import SYNC_REQUEST_MAX_BYTES as MAX_SYNC_PAYLOAD_BYTES
 from .request import InvocationRequest
 from .runtime.environment import EnvironmentUnavailable, ExecutionEnvironment, InitError
@@ -189,6 +189,7 @@ class LambdaService:
             record = LabRecord(clock=clock.now)
         self.record = record
         self._reclaim_scheduled = set()   # environments with a keep-alive check on the clock
+        self._latest_invoke = {}          # function name -> its last "invoke" record event
 
     def _check_open(self):
         if self._closed.is_set():
@@ -196,7 +197,7 @@ class LambdaService:
 
     def _not_found(self, name):
         return ResourceNotFoundException(
-            f"Function not found: arn:aws:lambda:{self.region}:{self.account_id}:function:{name}")
+            f"Function not found: {function_arn(name, self.region, self.account_id)}")
 
     def _new_environment(self, state, initialization_type="on-demand"):
         provisioned = initialization_type != "on-demand"
@@ -364,12 +365,18 @@ class LambdaService:
             self.record.append("throttle", name, request.request_id, reason=exc.details.get("Reason"),
                                invocation_type=request.invocation_type, source=request.source)
             raise
-        self.record.append("invoke", name, result.request_id, invocation_type=request.invocation_type,
-                           source=request.source, attempt=request.attempt, status=result.status, cold=result.cold,
-                           error_type=(result.error or {}).get("errorType"), duration_ms=result.duration_ms,
-                           billed_duration_ms=result.billed_duration_ms, init_duration_ms=result.init_duration_ms,
-                           max_memory_used_mb=result.max_memory_used_mb, environment=result.environment_id,
-                           result=result)
+        event = self.record.append(
+            "invoke", name, result.request_id, invocation_type=request.invocation_type, source=request.source,
+            attempt=request.attempt, status=result.status, cold=result.cold,
+            error_type=(result.error or {}).get("errorType"), duration_ms=result.duration_ms,
+            billed_duration_ms=result.billed_duration_ms, init_duration_ms=result.init_duration_ms,
+            max_memory_used_mb=result.max_memory_used_mb, environment=result.environment_id, result=result)
+        # Only a function's latest invocation keeps its whole result (and log, up to 160 KB) in the
+        # record: a million invocations must not keep a million logs in the kernel.
+        with self._lock:
+            previous, self._latest_invoke[name] = self._latest_invoke.get(name), event
+        if previous is not None:
+            previous.details.pop("result", None)
         return result
 
     def _run_request(self, request, payload, context_json, cognito_json, on_log, submitted):

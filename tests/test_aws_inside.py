@@ -132,3 +132,14 @@ def test_a_function_invokes_another_through_the_lambda_api(lab):
     assert r.ok, r.logs
     assert r.payload == {"twice": 42}
     assert lab.record.count("invoke", function="callee") == 1
+
+
+def test_only_the_latest_invocation_keeps_its_log_in_the_record(make_lab):
+    lab = make_lab("process")
+    fn = lab.deploy("chatty", "def handler(event, context):\n    print('x' * 100_000)\n    return event\n")
+    for n in range(3):
+        fn.invoke({"n": n})
+    invoked = lab.record.events(kind="invoke", function="chatty")
+    assert [e.get("result") is not None for e in invoked] == [False, False, True]
+    assert invoked[-1]["result"].payload == {"n": 2}
+    assert all(e["status"] == "success" for e in invoked)        # the step itself stays recorded

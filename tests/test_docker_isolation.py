@@ -374,7 +374,7 @@ def test_engine_objects_vanishing_during_reaping(docker_engine, runtime_image):
     remover.start()
     try:
         while remover.is_alive():
-            assert reap_orphans(docker_engine) >= 0
+            reap_orphans(docker_engine)      # raised NotFound when a listed container vanished
     finally:
         remover.join()
     assert errors == []    # every one was still there for its owner to remove: reaping took none

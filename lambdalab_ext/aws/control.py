@@ -3,6 +3,7 @@
 import datetime
 
 from ..errors import InvalidParameterValueException
+from ..limits import function_arn
 from ..request import InvocationRequest
 
 DEFAULT_ROLE_NAME = "lambdalab-default-role-allows-everything"
@@ -26,7 +27,7 @@ class LabControl:
         return self.service.get(name).config        # ResourceNotFoundException when absent
 
     def function_arn(self, name):
-        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+        return function_arn(name, self.region, self.account_id)
 
     def role_arn(self, name):
         role = getattr(self.configuration(name), "role", None)

@@ -39,6 +39,7 @@ import threading
 import time
 
 from .. import limits
+from ..limits import cpu_share
 from .logs import LogCollector
 from .sandbox import Sandbox
 
@@ -146,11 +147,6 @@ def docker_client(timeout=60):
         return client
     except Exception:
         return None
-
-
-def cpu_share(memory_mb, host_cpus):
-    """vCPUs Lambda gives a function of ``memory_mb``, capped at what this host has."""
-    return limits.cpu_share(memory_mb, host_cpus)
 
 
 def _pid_alive(pid):

@@ -25,6 +25,8 @@ import time
 import uuid
 
 from .. import report
+from ..limits import function_arn
+from ..request import new_trace_header
 from ..result import InvocationResult
 from .api import Invocation, RuntimeAPIServer
 
@@ -130,11 +132,6 @@ def _log_stream_name():
     return f"{day}/[$LATEST]{secrets.token_hex(16)}"
 
 
-def _trace_id():
-    # X-Ray trace header: Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0
-    return (f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};"
-            f"Parent={secrets.token_hex(8)};Sampled=0;Lineage=1:{secrets.token_hex(4)}:0")
-
 
 def lambda_environment(config, *, region, account_id, log_stream, runtime_api, initialization_type,
                        task_root, runtime_dir, credentials, endpoint_url=None):
@@ -197,7 +194,7 @@ class ExecutionEnvironment:
         self._in_background = in_background or _in_thread
         self.id = uuid.uuid4().hex[:12]
         self.log_stream_name = _log_stream_name()
-        self.function_arn = f"arn:aws:lambda:{region}:{account_id}:function:{config.name}"
+        self.function_arn = function_arn(config.name, region, account_id)
         self.state = "created"        # created -> initializing -> idle <-> busy -> dead
         self.invocations = 0
         self.last_used = None         # the lab clock's now() when it last finished an invocation
@@ -494,7 +491,7 @@ class ExecutionEnvironment:
             remaining_s = deadline - dispatched
             invocation = Invocation(
                 request_id=request_id, payload=payload, deadline_ms=int((dispatched_epoch + remaining_s) * 1000),
-                invoked_function_arn=self.function_arn, trace_id=trace_id or _trace_id(),
+                invoked_function_arn=self.function_arn, trace_id=trace_id or new_trace_header(),
                 client_context=client_context, cognito_identity=cognito_identity)
             self._sandbox.before_invoke(remaining_s)
             self._api.dispatch(invocation)

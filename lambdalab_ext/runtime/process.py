@@ -1052,7 +1052,8 @@ import shutil       # noqa: E402
 import subprocess   # noqa: E402
 import tempfile     # noqa: E402
 
-from .docker import GUEST_DIR, cpu_share      # noqa: E402
+from ..limits import cpu_share  # noqa: E402
+from .docker import GUEST_DIR   # noqa: E402
 from .logs import LogCollector     # noqa: E402
 from .sandbox import Sandbox       # noqa: E402
 
