@@ -19,6 +19,7 @@ import os
 import re
 import threading
 import time
+import weakref
 
 # Credentials the notebook side signs with (moto checks none unless told; the lab's IAM will).
 NOTEBOOK_ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"          # AWS's documented example key
@@ -50,6 +51,7 @@ class AWSEndpoint:
         self._server = None
         self._thread = None
         self._lock = threading.Lock()
+        self._clients = weakref.WeakSet()   # closed with the endpoint: their sockets point at it
 
     # -- life -----------------------------------------------------------------------------------
     @property
@@ -99,12 +101,18 @@ class AWSEndpoint:
             server.shutdown()
             server.server_close()
             self._thread.join(timeout=5)
+        for client in list(self._clients):
+            try:
+                client.close()
+            except Exception:
+                pass
 
     # -- clients --------------------------------------------------------------------------------
     def client(self, service, **kwargs):
         """A boto3 client of ``service`` on this endpoint (the notebook's side)."""
-        import boto3
-        return self.session().client(service, endpoint_url=self.endpoint_url, **kwargs)
+        client = self.session().client(service, endpoint_url=self.endpoint_url, **kwargs)
+        self._clients.add(client)
+        return client
 
     def resource(self, service, **kwargs):
         return self.session().resource(service, endpoint_url=self.endpoint_url, **kwargs)
