@@ -80,10 +80,16 @@ class _Parts:
     def __init__(self, workdir, aws, clock):
         self.workdir, self.aws, self.clock = workdir, aws, clock   # clock: only one the lab made
         self.backend = self.service = self.async_queue = self.relay = None
+        self.sources = []      # event sources (pollers, notifications, endpoints): stopped first
 
     def close(self):
         lost = 0
         try:
+            for source in reversed(self.sources):
+                try:
+                    source.close()
+                except Exception:   # one source failing to stop must not keep the rest running
+                    pass
             if self.async_queue is not None:
                 lost = self.async_queue.shutdown()
             if self.service is not None:
@@ -242,6 +248,8 @@ class Lab:
                 function_arn=self._arn)
             self.aws.lambda_app = LambdaAPI(LabControl(self.service, self.async_queue, region=region,
                                                        account_id=account_id))
+            self._sources = parts.sources
+            self._start_sources()
         except BaseException:
             parts.close()
             raise
@@ -250,6 +258,11 @@ class Lab:
         # that is garbage-collected without shutdown().
         self._finalizer = weakref.finalize(self, parts.close)
         atexit.register(self._finalizer)
+
+    def _start_sources(self):
+        """The event sources (``lambdalab_ext.sources``): each one is appended to ``self._sources``,
+        which the lab closes first at shutdown (each has ``close()``), and reacts to AWS calls
+        through ``self.aws.observe`` or polls on ``self.clock``."""
 
     def _connect_aws(self):
         return socket.create_connection(self.aws.address)

@@ -37,6 +37,16 @@ KINDS = frozenset({
     "destination",                         # delivered to an on-success / on-failure destination
     "dlq",                                 # delivered to a dead-letter queue
     "delivery_failed",                     # a destination or DLQ could not take it
+    # event sources (lambdalab_ext/sources)
+    "mapping",                             # an event source mapping created, updated, deleted
+    "poll",                                # a poller's receive (what it got)
+    "batch",                               # a batch handed to the function, and its outcome
+    "batch_item_failures",                 # the items a ReportBatchItemFailures response returned
+    "redrive",                             # a message moved to its queue's DLQ (maxReceiveCount)
+    "notification",                        # a push source (S3, SNS, EventBridge) matched and invoked
+    "filtered",                            # a push or polled event that no filter let through
+    "schedule",                            # an EventBridge schedule fired
+    "recursion_stopped",                   # a recursive loop stopped (RecursiveInvocationsDropped)
     "duplicate",                           # delivered more than once (as Lambda may)
     "discard",                             # an environment shut down (timeout, crash, reclaim, update)
     "pending_lost",                        # events still queued when the lab shut down

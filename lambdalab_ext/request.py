@@ -21,8 +21,9 @@ INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 def new_trace_header(sampled=False):
     """An X-Ray trace header as Lambda writes it:
     ``Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0;Lineage=1:<8 hex>:0``."""
-    return (f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};"
-            f"Sampled={1 if sampled else 0};Lineage=1:{secrets.token_hex(4)}:0")
+    random = secrets.token_hex(24)   # one read of the system's randomness for the three ids
+    return (f"Root=1-{int(time.time()):08x}-{random[:24]};Parent={random[24:40]};"
+            f"Sampled={1 if sampled else 0};Lineage=1:{random[40:]}:0")
 
 
 @dataclasses.dataclass

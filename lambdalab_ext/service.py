@@ -432,7 +432,7 @@ class LambdaService:
         if env is not None:
             env.discard(wait=False)
             if replace:   # Lambda keeps the provisioned level: a lost environment is replaced
-                self._background.run(lambda: self._provision(state, 1))
+                self._replace_provisioned(state)
 
     def _environment_died(self, state, env, provisioned):
         """An idle environment's runtime died (a watcher thread calls this): stop routing to it."""
@@ -446,7 +446,7 @@ class LambdaService:
         if found:   # else a request holds it, and finds it dead
             env.discard(wait=False)
         if replace:
-            self._background.run(lambda: self._provision(state, 1))
+            self._replace_provisioned(state)
 
     # -- keep-alive ----------------------------------------------------------------------------
     def reclaim_idle(self):
@@ -461,6 +461,13 @@ class LambdaService:
         for env in expired:
             env.discard()
         return len(expired)
+
+    def _replace_provisioned(self, state):
+        """Lambda keeps a function's provisioned level: a lost environment is replaced. Scheduled on
+        the lab clock (at once on the real clock; at the next advance of a virtual one), then
+        initialised in the background, so the clock's own thread is never held by an INIT."""
+        name = f"replace provisioned environment of {state.config.name}"
+        self.clock.call_later(0, lambda: self._background.run(lambda: self._provision(state, 1)), name=name)
 
     def _schedule_reclaim(self, env):
         """One keep-alive check per idle environment on the lab clock, at the moment it would

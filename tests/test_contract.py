@@ -6,6 +6,7 @@ Every test runs on the Docker backend (the real thing) and on the process fallba
 import concurrent.futures
 import re
 import textwrap
+import time
 
 import pytest
 
@@ -463,3 +464,37 @@ def test_init_over_10_seconds_is_retried_inside_the_first_invocation(lab):
     r = too_slow.invoke({})
     assert r.status == "timeout" and r.error["errorType"] == "Sandbox.Timedout"
     assert report(r)["s"] == "timeout"
+
+
+@pytest.mark.parametrize("kind", ["docker", "process"])
+def test_a_lost_provisioned_environment_is_replaced_on_the_lab_clock(make_lab, kind):
+    """Lambda keeps the provisioned level: an environment that dies is replaced. The replacement is
+    scheduled on the lab clock: with a virtual clock it starts when the clock is next advanced."""
+    clock = VirtualClock()
+    lab = make_lab(kind, clock=clock)
+    source = textwrap.dedent("""
+        import os
+        def handler(event, context):
+            if event.get("die"):
+                os._exit(3)
+            return os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]
+    """)
+    fn = lab.deploy("kept", source, memory_mb=FAST, provisioned_concurrency=1)
+    assert fn.environments()["provisioned_idle"] == 1
+    died = fn.invoke({"die": True})
+    assert died.error["errorType"] == "Runtime.ExitError" and not died.cold
+    assert fn.environments()["provisioned_idle"] == 0
+    assert [c.name for c in clock.pending()] == ["replace provisioned environment of kept"]
+    clock.advance(0)
+    assert _eventually(lambda: fn.environments()["provisioned_idle"] == 1)
+    r = fn.invoke({})
+    assert r.payload == "provisioned-concurrency" and not r.cold
+
+
+def _eventually(check, timeout_s=30):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()

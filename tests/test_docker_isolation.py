@@ -4,6 +4,7 @@ Network tests touch only this machine: the engine's own local networks and this 
 never an outside address.
 """
 
+import ipaddress
 import os
 import signal
 import socket
@@ -300,8 +301,13 @@ def _host_addresses(engine):
     gateways = set()
     for network in engine.api.networks():
         for config in (network.get("IPAM") or {}).get("Config") or []:
-            if config.get("Gateway") and ":" not in config["Gateway"]:
-                gateways.add(config["Gateway"])
+            gateway = config.get("Gateway")
+            if not gateway and config.get("Subnet") and ":" not in config["Subnet"]:
+                # Some engines leave the default bridge's gateway out of its IPAM record: it is the
+                # subnet's first address (docker0's own), as the engine assigns it.
+                gateway = str(next(ipaddress.ip_network(config["Subnet"], strict=False).hosts()))
+            if gateway and ":" not in gateway:
+                gateways.add(gateway)
     assert gateways, "the engine has no bridge network with a gateway"
     return sorted(a for a in addresses - gateways if ":" not in a) + sorted(gateways)
 

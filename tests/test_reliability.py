@@ -148,8 +148,8 @@ def test_a_timeout_returns_at_the_deadline_and_tears_down_after(lab, monkeypatch
     gate = threading.Event()
     original = lab.backend.create_sandbox
 
-    def create_sandbox(environment, env_vars, events):
-        sandbox = original(environment, env_vars, events)
+    def create_sandbox(spec, events, on_death=None):
+        sandbox = original(spec, events, on_death)
         for name in ("kill", "destroy"):
             real = getattr(sandbox, name)
 

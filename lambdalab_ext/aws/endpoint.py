@@ -14,8 +14,12 @@ JSON or XML as botocore parses it), never a hang.
 'http://127.0.0.1:40123'
 """
 
+import collections
+import dataclasses
+import io
 import json
 import os
+import urllib.parse
 import re
 import threading
 import time
@@ -36,6 +40,72 @@ def service_of(environ):
     return match.group(1), match.group(2), match.group(3).lower()
 
 
+@dataclasses.dataclass
+class AWSCall:
+    """One AWS API call as the endpoint saw it: the request, and moto's answer once it answered."""
+
+    service: str | None            # the SigV4 signing name: "s3", "sns", "events", "sqs", ...
+    region: str | None
+    access_key: str | None
+    method: str
+    path: str                      # unquoted, as WSGI gives it
+    query: dict                    # the query string's parameters (last value of each)
+    headers: dict                  # lower-case names
+    body: bytes
+    status: int = 0
+    response_headers: dict = dataclasses.field(default_factory=dict)
+    response_body: bytes = b""
+
+    @classmethod
+    def of(cls, environ, service):
+        access_key, region, _ = service_of(environ)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > 0:
+            body = environ["wsgi.input"].read(length)
+        elif environ.get("wsgi.input_terminated"):   # chunked: the server ends the stream
+            body = environ["wsgi.input"].read()
+        else:
+            body = b""
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        return cls(service, region, access_key, environ.get("REQUEST_METHOD", "GET"),
+                   environ.get("PATH_INFO", "/"), query, headers, body)
+
+    @property
+    def ok(self):
+        return 200 <= self.status < 300
+
+    @property
+    def action(self):
+        """The operation's name where the protocol names it: ``X-Amz-Target`` (JSON protocols) or
+        the ``Action`` parameter (query protocol: SNS, SQS's older form); None for REST (S3)."""
+        target = self.headers.get("x-amz-target")
+        if target:
+            return target.rsplit(".", 1)[-1]
+        return self.params.get("Action")
+
+    @property
+    def params(self):
+        """Query-protocol parameters (form body and query string)."""
+        form = {}
+        if "x-www-form-urlencoded" in self.headers.get("content-type", ""):
+            form = dict(urllib.parse.parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True))
+        return {**self.query, **form}
+
+    def json(self):
+        """The request body of a JSON-protocol call, parsed (``{}`` if it is not JSON)."""
+        try:
+            value = json.loads(self.body or b"{}")
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+
 class AWSEndpoint:
     """moto's services plus the lab's Lambda API on 127.0.0.1, started on first need.
 
@@ -52,6 +122,8 @@ class AWSEndpoint:
         self._thread = None
         self._lock = threading.Lock()
         self._clients = weakref.WeakSet()   # closed with the endpoint: their sockets point at it
+        self._observers = []
+        self.observer_errors = collections.deque(maxlen=100)
 
     # -- life -----------------------------------------------------------------------------------
     @property
@@ -129,12 +201,56 @@ class AWSEndpoint:
             if self.lambda_app is None:
                 return _error(start_response, 501, "ServiceException", "The lab's Lambda API is not attached.")
             return self.lambda_app(environ, start_response)
+        observers = list(self._observers)
+        if not observers:
+            return self._moto_or_error(environ, start_response, service)
+        # Someone reacts to AWS calls (S3 and SNS notifications, EventBridge rules): keep the
+        # request and the answer, so that they can be shown the call once moto has answered it.
+        call = AWSCall.of(environ, service)
+        environ["wsgi.input"] = io.BytesIO(call.body)
+        answer = {}
+
+        def keep(status, headers, exc_info=None):
+            answer["status"], answer["headers"] = status, headers
+            return start_response(status, headers, exc_info)
+
+        chunks = self._moto_or_error(environ, keep, service)
+        try:
+            body = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        call.status = int(answer.get("status", "500").split(" ", 1)[0])
+        call.response_headers = {k.lower(): v for k, v in answer.get("headers", [])}
+        call.response_body = body
+        for observer in observers:
+            try:
+                observer(call)
+            except Exception as exc:   # an observer's bug must not break the AWS call
+                self.observer_errors.append(exc)
+        return [body]
+
+    def _moto_or_error(self, environ, start_response, service):
         try:
             return self._moto(environ, start_response)
         except Exception as exc:   # a service or operation moto lacks: AWS's error shape, not a hang
             return _error(start_response, 501, "NotImplemented",
                           f"lambdalab's embedded AWS (moto) does not implement this request ({service or 'unknown service'}): "
                           f"{type(exc).__name__}: {exc}")
+
+    # -- observers ------------------------------------------------------------------------------
+    def observe(self, observer):
+        """Call ``observer(call)`` with an ``AWSCall`` after each AWS call moto has answered (from
+        the endpoint's request thread, before the caller gets the answer: what an observer queues,
+        the caller's next step finds queued). Returns a function that stops it."""
+        self._observers.append(observer)
+
+        def stop():
+            try:
+                self._observers.remove(observer)
+            except ValueError:
+                pass
+        return stop
 
     def __repr__(self):
         state = f"http://{self.host}:{self._server.server_address[1]}" if self.started else "not started"

@@ -39,7 +39,6 @@ import threading
 import time
 
 from .. import limits
-from ..limits import cpu_share
 from .logs import LogCollector
 from .sandbox import Sandbox
 
@@ -227,11 +226,14 @@ def reap_orphans(client, keep_lab=None):
 class DockerSandbox(Sandbox):
     """One container running one runtime process."""
 
-    def __init__(self, backend, environment, env_vars, events):
+    def __init__(self, backend, spec, events, on_death=None):
         from docker.types import Mount, Ulimit
-        super().__init__(backend, environment, events)
+        super().__init__(backend, spec, events, on_death)
         self._memory_bytes = 0
         self._memory_path = None
+        self._memory_fd = None          # the peak-memory file, open while the sandbox exists
+        self._memory_lock = threading.Lock()
+        self._removed = False
         os.makedirs(self.folder, mode=0o755)
         fifo = os.path.join(self.folder, "log")
         os.mkfifo(fifo)
@@ -240,10 +242,10 @@ class DockerSandbox(Sandbox):
         os.mkfifo(go)
         os.chmod(go, 0o666)
         # O_RDWR keeps a writer open on our side, so the reader never sees EOF between writers.
-        self.logs = LogCollector(os.open(fifo, os.O_RDWR | os.O_NONBLOCK), name=f"logs-{environment.id}")
+        self.logs = LogCollector(os.open(fifo, os.O_RDWR | os.O_NONBLOCK), name=f"logs-{spec.environment_id}")
         self._go = os.open(go, os.O_RDWR)
-        mounts = [
-            Mount("/var/task", environment.code_dir, type="bind", read_only=True),
+        mounts = [Mount(m.target, m.source, type="bind", read_only=m.read_only) for m in spec.mounts]
+        mounts += [
             Mount("/var/runtime", backend.guest_dir, type="bind", read_only=True),
             Mount(LOG_PATH_IN_SANDBOX, fifo, type="bind"),
             Mount(GO_PATH_IN_SANDBOX, go, type="bind", read_only=True),
@@ -257,7 +259,7 @@ class DockerSandbox(Sandbox):
         self._endpoint_sockets = {}     # port -> listening socket made before the start
         self._relayed = []              # the relay's handles, closed with the sandbox
         if backend.api_mode == "socket":
-            forwards = [(RUNTIME_API_PORT, "api")] + [(port, name) for port, (name, _) in backend.endpoints.items()]
+            forwards = [(RUNTIME_API_PORT, "api")] + [(port, name) for port, (name, _) in spec.endpoints.items()]
             script_head = ""
             for port, name in forwards:
                 host_path = os.path.join(self.folder, f"{name}.sock")
@@ -271,22 +273,22 @@ class DockerSandbox(Sandbox):
                 script_head += _forwarder(port, sandbox_path)
             # The runtime is released only once every forwarder listens: the wait is not INIT.
             script = script_head + script
-        command, runtime_env = backend.runtime_command(self.config)
-        env_vars = {**env_vars, **runtime_env}
-        memory = f"{self.config.memory_mb}m"
+        command, runtime_env = backend.runtime_command(spec)
+        env_vars = {**spec.variables, **runtime_env}
+        memory = f"{spec.memory_mb}m"
         self.container = backend.client.containers.create(
             backend.image,
             command=["/bin/sh", "-c", script, "sh", *command],
             user=f"{backend.uid}:{backend.gid}",
             environment=env_vars,
-            labels=backend.labels(function=self.config.name, environment=environment.id),
+            labels=backend.labels(function=spec.function_name, environment=spec.environment_id),
             working_dir="/var/task",
             read_only=True,
-            tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={self.config.ephemeral_storage_mb}m,mode=1777"},
+            tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={spec.ephemeral_storage_mb}m,mode=1777"},
             mounts=mounts,
             mem_limit=memory,
             memswap_limit=memory,
-            nano_cpus=int(cpu_share(self.config.memory_mb, backend.host_cpus) * 1e9),
+            nano_cpus=int(spec.cpu_vcpus * 1e9),
             pids_limit=limits.PIDS_LIMIT,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
@@ -314,12 +316,12 @@ class DockerSandbox(Sandbox):
         endpoint_sockets, self._endpoint_sockets = self._endpoint_sockets, {}
         if self.backend.api_mode == "namespace":
             pid = self.backend.client.api.inspect_container(self.container.id)["State"]["Pid"]
-            ports = list(self.backend.endpoints)
+            ports = list(self.spec.endpoints)
             api_sock, *others = listen_in_netns(pid, [RUNTIME_API_PORT] + ports)
             attach_api(api_sock)
             endpoint_sockets = dict(zip(ports, others))
         for port, sock in endpoint_sockets.items():
-            name, connect = self.backend.endpoints[port]
+            name, connect = self.spec.endpoints[port]
             self._relayed.append(self.backend.relay.listen(sock, connect, name=name))
         released = time.perf_counter()
         os.write(self._go, b"go\n")
@@ -342,8 +344,13 @@ class DockerSandbox(Sandbox):
         value = None
         if self._memory_path:
             try:
-                with open(self._memory_path) as f:
-                    value = int(f.read())
+                # One descriptor for the sandbox's life, read from its start each time: a cgroup
+                # file regenerates its text on a read at offset 0 (an open costs 20x a pread).
+                with self._memory_lock:
+                    if self._memory_fd is None and not self._removed:
+                        self._memory_fd = os.open(self._memory_path, os.O_RDONLY | os.O_CLOEXEC)
+                    if self._memory_fd is not None:
+                        value = int(os.pread(self._memory_fd, 32, 0))
             except (OSError, ValueError):
                 value = None
         if value is None:
@@ -378,6 +385,14 @@ class DockerSandbox(Sandbox):
             self.container.remove(force=True)
         except Exception:
             pass
+        with self._memory_lock:
+            self._removed = True
+            fd, self._memory_fd = self._memory_fd, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         self.logs.close()
         try:
             os.close(self._go)
@@ -481,16 +496,16 @@ class DockerBackend:
     def task_root(self, code_dir):
         return "/var/task"
 
-    def runtime_command(self, config):
+    def runtime_command(self, spec):
         """The runtime process and the variables it needs: lambdalab's client or AWS's awslambdaric."""
-        if config.runtime_client == "awslambdaric":
-            return ([self._python, "-m", "awslambdaric", config.handler_string],
+        if spec.runtime_client == "awslambdaric":
+            return ([self._python, "-m", "awslambdaric", spec.handler],
                     {"PYTHONPATH": f"{self.runtime_dir}:{self._packages}"})
         return ([self._python, f"{self.runtime_dir}/bootstrap.py"],
                 {"PYTHONPATH": f"{self.runtime_dir}:{self._packages}"})
 
-    def create_sandbox(self, environment, env_vars, events):
-        return DockerSandbox(self, environment, env_vars, events)
+    def create_sandbox(self, spec, events, on_death=None):
+        return DockerSandbox(self, spec, events, on_death)
 
     # -- container exits -----------------------------------------------------------------------
     def register(self, sandbox):

@@ -16,6 +16,7 @@ What the caller waits for ends at the result: stopping a sandbox (a container ki
 a busy engine can take seconds) happens in the background afterwards.
 """
 
+import collections
 import datetime
 import json
 import queue
@@ -25,10 +26,11 @@ import time
 import uuid
 
 from .. import report
-from ..limits import function_arn
+from ..limits import cpu_share, function_arn
 from ..request import new_trace_header
 from ..result import InvocationResult
 from .api import Invocation, RuntimeAPIServer
+from .spec import TASK_ROOT, Mount, SandboxSpec
 
 INIT_TIMEOUT_S = 10.0          # Lambda's limit on the INIT phase of an on-demand environment
 PROVISIONED_INIT_TIMEOUT_S = 130.0   # provisioned concurrency: max(130 s, the function timeout)
@@ -47,18 +49,26 @@ class EnvironmentUnavailable(Exception):
     """
 
 
-class _Inbox(queue.Queue):
-    """One runtime's events. ``put`` also rings the environment's doorbell, so that one thread can
-    wait on two runtimes at once (an INIT cut at 10 s and its re-run, see ``init``)."""
+class _Inbox:
+    """One runtime's events, in order. ``put`` rings the environment's doorbell, so that one thread
+    can wait on two runtimes at once (an INIT cut at 10 s and its re-run, see ``init``): one lock
+    and one notification per event, where a ``queue.Queue`` beside the doorbell took two of each."""
 
     def __init__(self, doorbell):
-        super().__init__()
         self._doorbell = doorbell
+        self._items = collections.deque()
 
-    def put(self, item, block=True, timeout=None):
-        super().put(item, block, timeout)
+    def put(self, item):
         with self._doorbell:
+            self._items.append(item)
             self._doorbell.notify_all()
+
+    def get_nowait(self):
+        """Caller holds the doorbell."""
+        try:
+            return self._items.popleft()
+        except IndexError:
+            raise queue.Empty from None
 
 
 class _Runtime:
@@ -298,7 +308,14 @@ class ExecutionEnvironment:
             runtime_api=api_address, initialization_type=self.initialization_type,
             task_root=self.backend.task_root(self.code_dir), runtime_dir=self.backend.runtime_dir,
             credentials=credentials, endpoint_url=getattr(self.backend, "aws_endpoint_url", None))
-        self._sandbox = self.backend.create_sandbox(self, env, self._events)
+        spec = SandboxSpec(
+            function_name=self.config.name, environment_id=self.id, memory_mb=self.config.memory_mb,
+            cpu_vcpus=cpu_share(self.config.memory_mb, self.backend.host_cpus),
+            ephemeral_storage_mb=self.config.ephemeral_storage_mb, variables=env,
+            handler=self.config.handler_string, runtime_client=self.config.runtime_client,
+            mounts=(Mount(TASK_ROOT, self.code_dir),),
+            endpoints=getattr(self.backend, "endpoints", None) or {})
+        self._sandbox = self.backend.create_sandbox(spec, self._events, self.runtime_died)
         owner.append(self._sandbox)
         started = self._sandbox.start(self._attach_api)
         self._logs = self._sandbox.logs

@@ -107,7 +107,7 @@ class _Capture:
 
 
 def _decode(data):
-    return _clean(data.decode("utf-8", "replace"))
+    return _clean(data.decode("utf-8", "replace")) if data else ""
 
 
 def _clean(text):

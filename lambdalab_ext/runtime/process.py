@@ -1052,7 +1052,6 @@ import shutil       # noqa: E402
 import subprocess   # noqa: E402
 import tempfile     # noqa: E402
 
-from ..limits import cpu_share  # noqa: E402
 from .docker import GUEST_DIR   # noqa: E402
 from .logs import LogCollector     # noqa: E402
 from .sandbox import Sandbox       # noqa: E402
@@ -1100,6 +1099,12 @@ def reap_orphans():
                                 json.dumps({"claims_dirs": _claims_dirs()})], stdin=subprocess.DEVNULL,
                                timeout=60, check=False)
                 return
+
+
+def _site_packages():
+    """The host interpreter's site-packages folders, as ``site`` would add them (not the user's)."""
+    import site
+    return [p for p in site.getsitepackages() if os.path.isdir(p)]
 
 
 class _SupervisorClient:
@@ -1244,8 +1249,8 @@ def _peer_uid(sock):
 
 
 class ProcessSandbox(Sandbox):
-    def __init__(self, backend, environment, env_vars, events):
-        super().__init__(backend, environment, events)
+    def __init__(self, backend, spec, events, on_death=None):
+        super().__init__(backend, spec, events, on_death)
         _LIVE_SANDBOXES.add(self)
         self.sid = os.path.basename(self.folder)
         self._peak = 0
@@ -1257,21 +1262,20 @@ class ProcessSandbox(Sandbox):
         caps = backend.capabilities
         self.lambda_layout = caps["uid_mode"] and caps["layout"] == "lambda"
         tmp = "/tmp" if self.lambda_layout and caps["private_tmp"] else self.tmp
-        command, runtime_env = backend.runtime_command(self.config)
-        self.env = {**env_vars, **runtime_env, "TMPDIR": tmp, "HOME": tmp,
-                    "PATH": _path(env_vars.get("PATH"))}
+        command, runtime_env = backend.runtime_command(spec)
+        self.env = {**spec.variables, **runtime_env, "TMPDIR": tmp, "HOME": tmp,
+                    "PATH": _path(spec.variables.get("PATH"))}
         self.command = command
-        self.code_dir = environment.code_dir
+        self.code_dir = spec.code_dir
         self.proc = None
 
     def start(self, attach_api=None):
         read_fd, write_fd = os.pipe()
-        config = self.config
+        spec = self.spec
         message = {"op": "spawn", "id": self.sid, "argv": self.command, "env": self.env,
                    "cwd": "/var/task" if self.lambda_layout else self.code_dir, "code_dir": self.code_dir,
-                   "tmp": self.tmp, "memory_mb": config.memory_mb,
-                   "cpus": cpu_share(config.memory_mb, os.cpu_count() or 1),
-                   "fsize": config.ephemeral_storage_mb * 1024 * 1024}
+                   "tmp": self.tmp, "memory_mb": spec.memory_mb, "cpus": spec.cpu_vcpus,
+                   "fsize": spec.ephemeral_storage_mb * 1024 * 1024}
         started = time.perf_counter()
         try:
             reply = self.backend.supervisor.spawn(self, message, write_fd)
@@ -1313,7 +1317,7 @@ class ProcessSandbox(Sandbox):
 
     def _watch(self):
         """Without a memory cgroup: resident memory above the memory size is killed, as the kernel would."""
-        limit_kb = self.config.memory_mb * 1024
+        limit_kb = self.spec.memory_mb * 1024
         while not self._exited.wait(WATCH_INTERVAL_S):
             rss = _read_status_kb(self.proc.pid, "VmHWM")
             if rss:
@@ -1429,6 +1433,7 @@ class ProcessBackend:
     def __init__(self, lab_id, workdir):
         self.lab_id = lab_id
         self.workdir = workdir
+        self.host_cpus = os.cpu_count() or 1
         self._sandboxes = set()
         self.supervisor = _SupervisorClient(lab_id, workdir, self.root_isolation, self.process_limit)
         _compile_bootstrap()
@@ -1487,17 +1492,21 @@ class ProcessBackend:
         caps = self.capabilities
         return "/var/task" if caps["uid_mode"] and caps["layout"] == "lambda" else code_dir
 
-    def runtime_command(self, config):
-        if config.runtime_client == "awslambdaric":
-            return [sys.executable, "-m", "awslambdaric", config.handler_string], {}
+    def runtime_command(self, spec):
+        if spec.runtime_client == "awslambdaric":
+            return [sys.executable, "-m", "awslambdaric", spec.handler], {}
         # As ``python -m bootstrap`` would, with the runtime folder first on sys.path as for a script,
         # and without PYTHONPATH (the function's own variables may set it): run as a module, the
         # client's compiled code is read from its cache, where a script is compiled at every start.
-        return [sys.executable, "-c", "import runpy, sys; sys.path[0] = " + repr(GUEST_DIR) +
+        # ``-S``: the host's site-packages (boto3, as Lambda's runtime has it) are on the path, but
+        # their ``.pth`` hooks are not run: those are the lab's own (its editable install, a coverage
+        # hook), not the function's, and they cost a third of a cold start.
+        return [sys.executable, "-S", "-c", "import runpy, sys; sys.path[0] = " + repr(GUEST_DIR) +
+                "; sys.path += " + repr(_site_packages()) +
                 "; runpy.run_module('bootstrap', run_name='__main__', alter_sys=True)"], {}
 
-    def create_sandbox(self, environment, env_vars, events):
-        sandbox = ProcessSandbox(self, environment, env_vars, events)
+    def create_sandbox(self, spec, events, on_death=None):
+        sandbox = ProcessSandbox(self, spec, events, on_death)
         self._sandboxes.add(sandbox)
         return sandbox
 

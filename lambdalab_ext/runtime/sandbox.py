@@ -13,23 +13,25 @@ class Sandbox:
     A subclass provides ``start(attach_api)`` (returns the ``perf_counter`` moment INIT begins),
     ``kill()``, ``destroy()`` and ``max_memory_bytes()``, and sets ``logs`` (a ``LogCollector``).
 
+    It is built from a ``SandboxSpec`` alone (``spec.py``).
+
     A runtime that ends by itself is reported twice: as an ``exit`` event, for whoever waits on
     the runtime (INIT, an invocation), and to ``on_death(sandbox)``, the environment's callback,
     which matters when nobody waits: an idle environment whose runtime died between invocations
     must leave the service's idle list at once, not when the next request finds it dead.
     """
 
-    def __init__(self, backend, environment, events):
+    def __init__(self, backend, spec, events, on_death=None):
         self.backend = backend
+        self.spec = spec             # a SandboxSpec: everything the backend builds from
         self.events = events
-        self.config = environment.config
         self.killed = False          # by the platform (timeout, shutdown): not reported as an exit
         self.oom = False
         self.logs = None
-        self.on_death = getattr(environment, "runtime_died", None)
+        self.on_death = on_death
         # One folder per sandbox: an environment restarted after a suppressed init gets a new one
         # while the old one is still being removed.
-        self.folder = os.path.join(backend.workdir, "envs", f"{environment.id}-{uuid.uuid4().hex[:6]}")
+        self.folder = os.path.join(backend.workdir, "envs", f"{spec.environment_id}-{uuid.uuid4().hex[:6]}")
 
     def before_invoke(self, timeout_s):
         """A hook before each event is handed over (the process backend bounds CPU time here)."""
@@ -44,5 +46,5 @@ class Sandbox:
     def last_memory_bytes(self):
         """Peak memory once the runtime is gone: the limit if it was killed for memory."""
         if self.oom:
-            return self.config.memory_mb * 1024 * 1024
+            return self.spec.memory_bytes
         return self.max_memory_bytes()
