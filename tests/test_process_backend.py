@@ -442,3 +442,19 @@ def test_a_function_cannot_take_another_environments_events(make_lab):
     assert answers == [{"who": "victim", "event": {"n": i}} for i in range(5)]
     assert api.refused >= 1
     assert outcome["r"].payload == {"stolen": [], "answered": 0}
+
+
+def test_the_runtime_sees_the_hosts_packages_but_not_the_labs_own_hooks(process_lab):
+    """The runtime starts with ``-S``: site-packages are on the path (boto3, as Lambda's runtime has
+    it), but their .pth hooks, the lab's editable install among them, are not run: the lab's own
+    package is not importable from a function."""
+    fn = process_lab.deploy("paths", textwrap.dedent("""
+        import importlib.util, sys
+        def handler(event, context):
+            return {"lab": importlib.util.find_spec("lambdalab_ext") is not None,
+                    "boto3": importlib.util.find_spec("boto3") is not None,
+                    "site": "site" in sys.modules}
+    """), memory_mb=1769)
+    r = fn.invoke({})
+    assert r.ok, r.logs
+    assert r.payload == {"lab": False, "boto3": True, "site": False}
