@@ -33,8 +33,8 @@ import random
 import threading
 import time
 
-from .errors import (InvalidParameterValueException, RequestEntityTooLargeException, ResourceNotFoundException,
-                     TooManyRequestsException)
+from .errors import (InvalidParameterValueException, RecursiveInvocationException, RequestEntityTooLargeException,
+                     ResourceNotFoundException, TooManyRequestsException)
 from .limits import (ASYNC_MAX_EVENT_AGE_S as MAX_EVENT_AGE_S, ASYNC_MAX_RETRY_ATTEMPTS as MAX_RETRY_ATTEMPTS,
                      ASYNC_MIN_EVENT_AGE_S as MIN_EVENT_AGE_S, ASYNC_REQUEST_MAX_BYTES,
                      ASYNC_RETRY_DELAYS_S as FUNCTION_ERROR_DELAYS_S, ASYNC_THROTTLE_BACKOFF_S)
@@ -204,6 +204,12 @@ class AsyncQueue:
             return
         try:
             result = self._invoke(request)
+        except RecursiveInvocationException as exc:
+            # Stopped as a recursive loop: no retry; the event goes where failures go. AWS does not
+            # document the destination record's condition for it: the lab writes this one.
+            self._fail(request, key, config, settings, "RecursiveInvocationDetected", result=None,
+                       error_code=400, message=str(exc))
+            return
         except TooManyRequestsException as exc:
             # Throttled: retried with backoff (1 s doubling to 5 min) until the event is too old.
             delay = min(THROTTLE_BACKOFF_MAX_S, THROTTLE_BACKOFF_FIRST_S * 2 ** max(0, request.attempt - 1))

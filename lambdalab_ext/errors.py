@@ -65,6 +65,15 @@ class TooManyRequestsException(LambdaServiceError):
     status_code = 429
 
 
+class RecursiveInvocationException(LambdaServiceError):
+    """Lambda stopped an invocation that a recursive loop caused (HTTP 400, as the Invoke API says)."""
+
+    error_type = "RecursiveInvocationException"
+    status_code = 400
+    MESSAGE = ("Lambda has detected your function being invoked in a recursive loop with other AWS resources "
+               "and stopped your function's invocation.")
+
+
 class ResourceConflictException(LambdaServiceError):
     error_type = "ResourceConflictException"
     status_code = 409

@@ -83,6 +83,7 @@ class FunctionConfiguration:
     provisioned_concurrency: int = 0
     dead_letter_target_arn: str | None = None        # DeadLetterConfig: an SQS queue or SNS topic ARN
     event_invoke_config: object | None = None        # an async_queue.EventInvokeConfig
+    recursive_loop: str = "Terminate"                # PutFunctionRecursionConfig: "Terminate" or "Allow"
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not _NAME_RE.fullmatch(self.name):
@@ -114,6 +115,9 @@ class FunctionConfiguration:
         if self.runtime_client not in RUNTIME_CLIENTS:
             _invalid(f"runtime_client {self.runtime_client!r} is not one of {RUNTIME_CLIENTS}.")
         self._check_async()
+        if self.recursive_loop not in ("Terminate", "Allow"):
+            _invalid(f"1 validation error detected: Value '{self.recursive_loop}' at 'recursiveLoop' failed to "
+                     "satisfy constraint: Member must satisfy enum value set: [Terminate, Allow]")
         self._check_environment()
         if self.reserved_concurrency is not None:
             object.__setattr__(self, "reserved_concurrency",

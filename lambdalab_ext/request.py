@@ -58,6 +58,20 @@ class InvocationRequest:
     def make(cls, function_name, payload, **fields):
         return cls(function_name=function_name, payload=payload, **fields)
 
+    @classmethod
+    def caused_by(cls, upstream_trace_header, function_name, payload, **fields):
+        """The request that an AWS call made with ``upstream_trace_header`` causes (a message a
+        function sent to SQS or SNS, an object it put in S3, a Lambda Invoke from inside it): the same
+        trace, one step further in its chain, which is how Lambda counts a recursive loop
+        (``lambdalab_ext.recursion``). A call from outside any function starts a new chain."""
+        from .recursion import child_header, depth_of
+        upstream = depth_of(upstream_trace_header)
+        if upstream is None:   # a header from elsewhere is carried as it is
+            return cls(function_name=function_name, payload=payload, trace_header=upstream_trace_header or None,
+                       **fields)
+        return cls(function_name=function_name, payload=payload, trace_header=child_header(upstream_trace_header),
+                   recursion_depth=upstream + 1, **fields)
+
     def retry(self):
         """The same event, one attempt later (an asynchronous retry keeps the request id)."""
         return dataclasses.replace(self, attempt=self.attempt + 1)

@@ -23,11 +23,13 @@ import threading
 import time
 
 from .errors import (InvalidParameterValueException, InvalidRequestContentException, LabClosedError,
+                     RecursiveInvocationException,
                      RequestEntityTooLargeException, ResourceNotFoundException, TooManyRequestsException)
 from .function import package_code
 # "Invoke" (API reference): ClientContext is up to 3,583 bytes of JSON (sent base64-encoded).
 from .limits import CLIENT_CONTEXT_MAX_BYTES, UNRESERVED_MINIMUM, function_arn
 from .limits import SYNC_REQUEST_MAX_BYTES as MAX_SYNC_PAYLOAD_BYTES
+from .recursion import RECURSION_LIMIT
 from .request import InvocationRequest
 from .runtime.environment import EnvironmentUnavailable, ExecutionEnvironment, InitError
 
@@ -179,6 +181,7 @@ class LambdaService:
         self.account_concurrency = int(account_concurrency)
         self.keep_alive_s = float(keep_alive_s)
         self.throttles = 0
+        self.recursive_invocations_dropped = {}   # function -> count (RecursiveInvocationsDropped)
         self._functions = {}
         self._generation = 0
         self._lock = threading.Lock()
@@ -356,6 +359,8 @@ class LambdaService:
         submitted = time.perf_counter()
         self._check_open()
         name = request.function_name
+        if request.recursion_depth >= RECURSION_LIMIT:
+            self._stop_recursion(request)
         payload = request.payload if checked else encode_event(bytes(request.payload))
         context_json = encode_client_context(request.client_context)
         cognito_json = json.dumps(request.cognito_identity) if request.cognito_identity else None
@@ -378,6 +383,22 @@ class LambdaService:
         if previous is not None:
             previous.details.pop("result", None)
         return result
+
+    def _stop_recursion(self, request):
+        """A recursive loop past Lambda's limit: stopped before it runs, unless the function allows it."""
+        name = request.function_name
+        with self._lock:
+            self._check_open()
+            state = self._functions.get(name)
+            if state is None:
+                raise self._not_found(name)
+            if state.config.recursive_loop == "Allow":
+                return
+            self.recursive_invocations_dropped[name] = self.recursive_invocations_dropped.get(name, 0) + 1
+        self.record.append("recursion_stopped", name, request.request_id, depth=request.recursion_depth,
+                           source=request.source, source_arn=request.source_arn,
+                           invocation_type=request.invocation_type)
+        raise RecursiveInvocationException(RecursiveInvocationException.MESSAGE)
 
     def _run_request(self, request, payload, context_json, cognito_json, on_log, submitted):
         name = request.function_name

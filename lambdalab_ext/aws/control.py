@@ -58,9 +58,9 @@ class LabControl:
     def invoke(self, name, payload, *, invocation_type="RequestResponse", client_context=None,
                trace_header=None, caller=None, source="lambda-api"):
         """RequestResponse: the ``InvocationResult``; Event: the request id; DryRun: None."""
-        request = InvocationRequest.make(name, payload or b"{}", invocation_type=invocation_type,
-                                         client_context=client_context, trace_header=trace_header,
-                                         source=source)
+        # From inside a function, botocore sends the function's trace header: the chain goes on.
+        request = InvocationRequest.caused_by(trace_header, name, payload or b"{}", invocation_type=invocation_type,
+                                              client_context=client_context, source=source)
         self.configuration(name)                      # ResourceNotFoundException for every type
         if invocation_type == "DryRun":
             return None
