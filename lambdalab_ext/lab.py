@@ -263,6 +263,22 @@ class Lab:
         """The event sources (``lambdalab_ext.sources``): each one is appended to ``self._sources``,
         which the lab closes first at shutdown (each has ``close()``), and reacts to AWS calls
         through ``self.aws.observe`` or polls on ``self.clock``."""
+        from .sources.s3 import S3Notifications
+        self._sources.append(S3Notifications(self.aws, self.service, self.async_queue, self.record,
+                                             region=self.region, account_id=self.account_id))
+        from .sources.eventbridge import EventBridgeSource
+        from .sources.sns import SNSSource
+        self._sources.append(EventBridgeSource(aws=self.aws, service=self.service, async_queue=self.async_queue,
+                                               clock=self.clock, record=self.record, region=self.region,
+                                               account_id=self.account_id))
+        self._sources.append(SNSSource(aws=self.aws, async_queue=self.async_queue, clock=self.clock,
+                                       record=self.record, region=self.region, account_id=self.account_id))
+        from .sources.mappings import EventSourceMappings
+        self._event_source_mappings = EventSourceMappings(
+            self.service, self.aws, self.clock, self.record, region=self.region, account_id=self.account_id,
+            deliver=Deliverer(self.aws, self._invoke_async_bytes))
+        self.aws.lambda_app.control.event_source_mappings = self._event_source_mappings
+        self._sources.append(self._event_source_mappings)
 
     def _connect_aws(self):
         return socket.create_connection(self.aws.address)
@@ -329,6 +345,25 @@ class Lab:
         self.functions[name] = fn
         return fn
 
+    def create_event_source_mapping(self, function_name, event_source_arn, **options):
+        """``CreateEventSourceMapping`` from a cell: Lambda polls ``event_source_arn`` (an SQS queue)
+        and invokes ``function_name`` with batches of its messages. ``options`` are the API's own
+        names (``BatchSize``, ``MaximumBatchingWindowInSeconds``, ``FunctionResponseTypes``,
+        ``ScalingConfig``, ``Enabled``); returns what boto3 returns (``UUID``, ``State`` "Creating"...).
+        List, get, update and delete it with ``lab.aws.client("lambda")``, as on AWS.
+
+        >>> queue = lab.aws.client("sqs").create_queue(QueueName="jobs")                        # doctest: +SKIP
+        >>> arn = lab.aws.client("sqs").get_queue_attributes(QueueUrl=queue["QueueUrl"],        # doctest: +SKIP
+        ...                                                 AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        >>> lab.create_event_source_mapping("worker", arn, BatchSize=10,                         # doctest: +SKIP
+        ...                                 FunctionResponseTypes=["ReportBatchItemFailures"])["State"]
+        'Creating'
+        """
+        self._check_open()
+        from .sources.mappings import api_timestamps
+        params = {"FunctionName": function_name, "EventSourceArn": event_source_arn, **options}
+        return api_timestamps(self._event_source_mappings.create(params))
+
     def invoke(self, name, event=None, *, invocation_type="RequestResponse", client_context=None,
                cognito_identity=None, on_log=None):
         """Invoke the function ``name`` (see ``Function.invoke``)."""
@@ -342,6 +377,27 @@ class Lab:
         if invocation_type == "DryRun":
             return AcceptedInvocation(name, request.request_id, "DryRun", 204)
         return AcceptedInvocation(name, self.async_queue.submit(request), "Event", 202)
+
+    def serve_http(self, function_name, kind="http", host="127.0.0.1", port=0, **options):
+        """Serve the function over HTTP on this machine, as ``sam local start-api`` does: each real
+        request becomes the event of an API Gateway HTTP API (``kind="http"``, payload 2.0), a REST
+        API (``"rest"``, payload 1.0, proxy integration, served under its stage, ``/prod``) or a
+        function URL (``"url"``), and the function's answer becomes the HTTP response as each front
+        door makes it. Returns an ``HttpEndpoint`` with ``.url``, ``.access_log`` and ``.close()``;
+        the lab closes it too. ``options``: ``stage``, ``binary_media_types`` (REST),
+        ``integration_timeout_s``, ``idle_timeout_s``, ``request_timeout_s``, ``max_connections``
+        (see ``lambdalab_ext.sources.http_api``).
+
+        >>> api = lab.serve_http("hello", kind="http")                          # doctest: +SKIP
+        >>> urllib.request.urlopen(api.url + "/?name=Ada").read()               # doctest: +SKIP
+        b'{"greeting": "hello Ada"}'
+        """
+        self._check_open()
+        from .sources.http_api import HttpEndpoint
+        endpoint = HttpEndpoint(self.service, function_name, kind, host, port, region=self.region,
+                                account_id=self.account_id, **options)
+        self._sources.append(endpoint)
+        return endpoint
 
     def _check_open(self):
         if self._closed:

@@ -53,6 +53,21 @@ ASYNC_MIN_EVENT_AGE_S, ASYNC_MAX_EVENT_AGE_S = 60, 21_600   # MaximumEventAgeInS
 ACCOUNT_CONCURRENCY_DEFAULT = 1_000      # a default quota; new accounts can start lower
 UNRESERVED_MINIMUM = 100                 # reserved concurrency must leave at least this unreserved
 
+# -- SQS event source mappings ("Using Lambda with Amazon SQS", "Creating and configuring an Amazon SQS
+# event source mapping", "Configuring scaling behavior for SQS event source mappings", ScalingConfig) --
+SQS_BATCH_SIZE_DEFAULT = 10
+SQS_BATCH_SIZE_MAX = 10_000              # standard queues (a BatchSize over 10 needs a batching window)
+SQS_FIFO_BATCH_SIZE_MAX = 10
+SQS_RECEIVE_MAX_MESSAGES = 10            # ReceiveMessage's MaxNumberOfMessages
+SQS_LONG_POLL_MAX_S = 20                 # ReceiveMessage's WaitTimeSeconds at most
+SQS_VISIBILITY_TIMEOUT_MAX_S = 43_200    # 12 hours
+BATCHING_WINDOW_MAX_S = 300              # MaximumBatchingWindowInSeconds: 0-300
+ESM_MAXIMUM_CONCURRENCY_MIN, ESM_MAXIMUM_CONCURRENCY_MAX = 2, 1_000   # ScalingConfig.MaximumConcurrency
+SQS_POLLER_START_BATCHES = 5             # concurrent batches when messages become available
+SQS_POLLER_SCALE_UP_PER_MINUTE = 300     # more concurrent invokes per minute while messages remain
+SQS_POLLER_MAX_BATCHES = 1_000           # batches one mapping processes at the same time
+SQS_POLLER_MIN_BATCHES = 2               # what Lambda backs off to
+
 # -- names and formats ------------------------------------------------------------------------------
 REGION_DEFAULT = "us-east-1"
 ACCOUNT_ID_DEFAULT = "123456789012"

@@ -205,3 +205,31 @@ def test_parallelisation_runs_lanes_of_a_shard_and_keeps_order_per_key(vlab):
     assert sorted(got) == sorted(d for items in sent.values() for d in items)
     for key, items in sent.items():
         assert [d for d in got if d.startswith(key + "-")] == items
+
+
+def test_a_stream_mapping_through_the_lambda_api(vlab):
+    """CreateEventSourceMapping on a Kinesis stream, from boto3: the lab polls it, and the API shows
+    the stream settings and the last processing result."""
+    kinesis, arn = _kinesis(vlab)
+    vlab.deploy("reader", KINESIS_HANDLER, memory_mb=FAST)
+    lam = vlab.aws.client("lambda")
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.create_event_source_mapping(FunctionName="reader", EventSourceArn=arn)      # no StartingPosition
+    created = lam.create_event_source_mapping(FunctionName="reader", EventSourceArn=arn,
+                                              StartingPosition="TRIM_HORIZON", BatchSize=5,
+                                              MaximumRetryAttempts=3, BisectBatchOnFunctionError=True)
+    assert created["State"] == "Creating" and created["BatchSize"] == 5 and created["ParallelizationFactor"] == 1
+    for i in range(7):
+        kinesis.put_record(Data=f"m{i}".encode(), PartitionKey="k")
+    vlab.clock.advance(1)
+    vlab.clock.advance(1)
+    batches = vlab.record.events(kind="batch", function="reader")
+    assert [b["size"] for b in batches] == [5, 2] and all(b["outcome"] == "success" for b in batches)
+    got = lam.get_event_source_mapping(UUID=created["UUID"])
+    assert got["State"] == "Enabled" and got["LastProcessingResult"] == "OK"
+    assert got["MaximumRetryAttempts"] == 3 and got["StartingPosition"] == "TRIM_HORIZON"
+    lam.delete_event_source_mapping(UUID=created["UUID"])
+    vlab.clock.advance(1)
+    kinesis.put_record(Data=b"after", PartitionKey="k")
+    vlab.clock.advance(5)
+    assert len(vlab.record.events(kind="batch", function="reader")) == 2

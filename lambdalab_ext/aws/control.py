@@ -2,7 +2,7 @@
 
 import datetime
 
-from ..errors import InvalidParameterValueException
+from ..errors import InvalidParameterValueException, LambdaServiceError
 from ..limits import function_arn
 from ..request import InvocationRequest
 
@@ -18,6 +18,7 @@ class LabControl:
         self.region = region
         self.account_id = account_id
         self._modified = {}
+        self.event_source_mappings = None    # sources.mappings.EventSourceMappings, attached by the lab
 
     # -- reading -----------------------------------------------------------------------------------
     def function_names(self):
@@ -67,3 +68,10 @@ class LabControl:
         if invocation_type == "Event":
             return self.async_queue.submit(request)
         return self.service.invoke_request(request)
+
+    # -- event source mappings -----------------------------------------------------------------------
+    def mappings(self):
+        """The lab's event source mappings (``sources.mappings.EventSourceMappings``)."""
+        if self.event_source_mappings is None:
+            raise LambdaServiceError("This lab has no event source mappings attached.")
+        return self.event_source_mappings

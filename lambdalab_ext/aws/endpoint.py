@@ -123,6 +123,7 @@ class AWSEndpoint:
         self._lock = threading.Lock()
         self._clients = weakref.WeakSet()   # closed with the endpoint: their sockets point at it
         self._observers = []
+        self._interceptors = []
         self.observer_errors = collections.deque(maxlen=100)
 
     # -- life -----------------------------------------------------------------------------------
@@ -202,27 +203,44 @@ class AWSEndpoint:
                 return _error(start_response, 501, "ServiceException", "The lab's Lambda API is not attached.")
             return self.lambda_app(environ, start_response)
         observers = list(self._observers)
-        if not observers:
+        interceptors = list(self._interceptors)
+        if not observers and not interceptors:
             return self._moto_or_error(environ, start_response, service)
         # Someone reacts to AWS calls (S3 and SNS notifications, EventBridge rules): keep the
         # request and the answer, so that they can be shown the call once moto has answered it.
         call = AWSCall.of(environ, service)
         environ["wsgi.input"] = io.BytesIO(call.body)
-        answer = {}
+        own = None
+        for interceptor in interceptors:
+            try:
+                own = interceptor(call)
+            except Exception as exc:   # an interceptor's bug must not break the AWS call: moto answers
+                self.observer_errors.append(exc)
+                own = None
+            if own is not None:
+                break
+        if own is not None:
+            call.status, headers, body = own
+            call.response_headers = {k.lower(): v for k, v in headers.items()}
+            call.response_body = body
+            start_response(f"{call.status} {_REASONS.get(call.status, 'Error')}",
+                           [*headers.items(), ("Content-Length", str(len(body)))])
+        else:
+            answer = {}
 
-        def keep(status, headers, exc_info=None):
-            answer["status"], answer["headers"] = status, headers
-            return start_response(status, headers, exc_info)
+            def keep(status, headers, exc_info=None):
+                answer["status"], answer["headers"] = status, headers
+                return start_response(status, headers, exc_info)
 
-        chunks = self._moto_or_error(environ, keep, service)
-        try:
-            body = b"".join(chunks)
-        finally:
-            if hasattr(chunks, "close"):
-                chunks.close()
-        call.status = int(answer.get("status", "500").split(" ", 1)[0])
-        call.response_headers = {k.lower(): v for k, v in answer.get("headers", [])}
-        call.response_body = body
+            chunks = self._moto_or_error(environ, keep, service)
+            try:
+                body = b"".join(chunks)
+            finally:
+                if hasattr(chunks, "close"):
+                    chunks.close()
+            call.status = int(answer.get("status", "500").split(" ", 1)[0])
+            call.response_headers = {k.lower(): v for k, v in answer.get("headers", [])}
+            call.response_body = body
         for observer in observers:
             try:
                 observer(call)
@@ -252,9 +270,28 @@ class AWSEndpoint:
                 pass
         return stop
 
+    def intercept(self, interceptor):
+        """Call ``interceptor(call)`` with an ``AWSCall`` (the request only) before moto sees it:
+        it returns None to let moto answer, or ``(status, headers, body)`` to answer instead (a
+        refusal in AWS's own error shape where moto would accept what AWS refuses, or an
+        operation the lab serves itself). Observers then see that answer. Runs in the request
+        thread; the first interceptor that answers wins. Returns a function that stops it."""
+        self._interceptors.append(interceptor)
+
+        def stop():
+            try:
+                self._interceptors.remove(interceptor)
+            except ValueError:
+                pass
+        return stop
+
     def __repr__(self):
         state = f"http://{self.host}:{self._server.server_address[1]}" if self.started else "not started"
         return f"<AWSEndpoint {state}>"
+
+
+_REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+            409: "Conflict", 500: "Internal Server Error", 501: "Not Implemented"}
 
 
 def _error(start_response, status, code, message):

@@ -4,7 +4,8 @@
 deployed from cells: ``Invoke`` (RequestResponse, Event, DryRun), ``ListFunctions``,
 ``GetFunction``, ``GetFunctionConfiguration``, ``UpdateFunctionConfiguration`` (memory, timeout,
 environment, ephemeral storage, ``DeadLetterConfig``), ``Put/Get/DeleteFunctionConcurrency`` and
-``Put/Get/Update/DeleteFunctionEventInvokeConfig``. Paths, headers, bodies and errors follow the AWS
+``Put/Get/Update/DeleteFunctionEventInvokeConfig`` and ``Create/List/Get/Update/DeleteEventSourceMapping``
+(``sources.mappings``). Paths, headers, bodies and errors follow the AWS
 Lambda API Reference, so botocore parses every answer as it parses AWS's.
 
 The API only translates: it calls a ``control`` object (the lab's) for everything that happens.
@@ -208,6 +209,30 @@ class LambdaAPI:
         body = result.raw_payload if result.error is None else json.dumps(result.error).encode()
         return Response(body if body is not None else b"null", status=200, headers=headers,
                         content_type="application/json")
+
+    # -- event source mappings ("CreateEventSourceMapping" and the rest, API reference) ----------------
+    @_route("POST", r"/2015-03-31/event-source-mappings")
+    def create_event_source_mapping(self, request):
+        return _json(self.control.mappings().create(_body(request)), status=202)
+
+    @_route("GET", r"/2015-03-31/event-source-mappings")
+    def list_event_source_mappings(self, request):
+        query = request.args
+        return _json(self.control.mappings().list(
+            function_name=query.get("FunctionName"), event_source_arn=query.get("EventSourceArn"),
+            marker=query.get("Marker"), max_items=query.get("MaxItems")))
+
+    @_route("GET", r"/2015-03-31/event-source-mappings/([^/]+)")
+    def get_event_source_mapping(self, request, uuid):
+        return _json(self.control.mappings().get(urllib.parse.unquote(uuid)))
+
+    @_route("PUT", r"/2015-03-31/event-source-mappings/([^/]+)")
+    def update_event_source_mapping(self, request, uuid):
+        return _json(self.control.mappings().update(urllib.parse.unquote(uuid), _body(request)), status=202)
+
+    @_route("DELETE", r"/2015-03-31/event-source-mappings/([^/]+)")
+    def delete_event_source_mapping(self, request, uuid):
+        return _json(self.control.mappings().delete(urllib.parse.unquote(uuid)), status=202)
 
     # -- shapes ------------------------------------------------------------------------------------
     def _configuration(self, name):

@@ -15,7 +15,9 @@ conventions for the same request; the generators below follow each one:
 """
 
 import base64
+import dataclasses
 import datetime
+import ipaddress
 import urllib.parse
 
 from ._common import (ACCOUNT_ID, MONTHS, REGION, Draw, access_log_time, all_values, arn, comma_joined,
@@ -127,28 +129,47 @@ def apigateway_rest(body=None, path="/", method="POST", query=None, headers=None
     defaults.update({"Host": domain, "User-Agent": user_agent, "X-Amzn-Trace-Id": draw.trace_id(),
                      "X-Forwarded-For": source_ip, "X-Forwarded-Port": "443", "X-Forwarded-Proto": "https"})
     header_pairs = _headers(defaults, headers, lower=False)
-    query_pairs = pairs(query)
+    cert = _client_cert(draw, client_cert) if client_cert else None
+    return rest_api_proxy_event(
+        resource=resource, path=path, method=method, header_pairs=header_pairs, query_pairs=pairs(query),
+        path_parameters=path_parameters, stage_variables=stage_variables, body=text, is_base64_encoded=encoded,
+        account=account, api_id=api, domain=domain, domain_prefix=api, stage=stage,
+        extended_request_id=draw.token(11), request_id=draw.uuid(), resource_id=draw.chars(6), moment=draw.now,
+        source_ip=source_ip, user_agent=user_agent, authorizer=authorizer, client_cert=cert)
+
+
+def rest_api_proxy_event(*, resource, path, method, header_pairs, query_pairs, path_parameters, stage_variables,
+                         body, is_base64_encoded, account, api_id, domain, domain_prefix, stage, request_id,
+                         extended_request_id, resource_id, moment, source_ip, user_agent, protocol="HTTP/1.1",
+                         authorizer=None, client_cert=None):
+    """The payload format 1.0 event from the request's parts: the one shape ``apigateway_rest`` and
+    the lab's local REST API (``lambdalab_ext.sources.http_api``) both send.
+
+    ``header_pairs`` and ``query_pairs`` are ``(name, value)`` pairs in the order received (decoded
+    values); ``body`` is the text (base64 text when ``is_base64_encoded``) or None; ``moment`` the
+    request's time (a UTC datetime); ``client_cert`` the certificate's fields on a mutual-TLS domain.
+    """
     identity = {"accessKey": None, "accountId": None, "caller": None, "cognitoAuthenticationProvider": None,
                 "cognitoAuthenticationType": None, "cognitoIdentityId": None, "cognitoIdentityPoolId": None,
                 "principalOrgId": None, "sourceIp": source_ip, "user": None, "userAgent": user_agent,
                 "userArn": None}
     if client_cert:
-        identity["clientCert"] = _client_cert(draw, client_cert)
-    context = {"accountId": account, "apiId": api}
+        identity["clientCert"] = client_cert
+    context = {"accountId": account, "apiId": api_id}
     if authorizer is not None:
         context["authorizer"] = authorizer
     context.update({
         "domainName": domain,
-        "domainPrefix": api,
-        "extendedRequestId": draw.token(11),
+        "domainPrefix": domain_prefix,
+        "extendedRequestId": extended_request_id,
         "httpMethod": method,
         "identity": identity,
         "path": f"/{stage}{path}",
-        "protocol": "HTTP/1.1",
-        "requestId": draw.uuid(),
-        "requestTime": access_log_time(draw.now),
-        "requestTimeEpoch": epoch_millis(draw.now),
-        "resourceId": draw.chars(6),
+        "protocol": protocol,
+        "requestId": request_id,
+        "requestTime": access_log_time(moment),
+        "requestTimeEpoch": epoch_millis(moment),
+        "resourceId": resource_id,
         "resourcePath": resource,
         "stage": stage,
     })
@@ -156,15 +177,15 @@ def apigateway_rest(body=None, path="/", method="POST", query=None, headers=None
         "resource": resource,
         "path": path,
         "httpMethod": method,
-        "headers": last_values(header_pairs),
-        "multiValueHeaders": all_values(header_pairs),
+        "headers": last_values(header_pairs) if header_pairs else None,
+        "multiValueHeaders": all_values(header_pairs) if header_pairs else None,
         "queryStringParameters": last_values(query_pairs) if query_pairs else None,
         "multiValueQueryStringParameters": all_values(query_pairs) if query_pairs else None,
         "requestContext": context,
         "pathParameters": dict(path_parameters) if path_parameters else None,
         "stageVariables": dict(stage_variables) if stage_variables else None,
-        "body": text,
-        "isBase64Encoded": encoded,
+        "body": body,
+        "isBase64Encoded": is_base64_encoded,
     }
 
 
@@ -237,34 +258,53 @@ def apigateway_http(body=None, path="/", method="POST", query=None, headers=None
         auth["iam"] = _iam_caller(draw, account, iam)
     if authorizer:
         auth.update(authorizer)
-    context = {"accountId": account, "apiId": api}
-    if client_cert:
-        context["authentication"] = {"clientCert": _client_cert(draw, client_cert)}
-    if auth:
-        context["authorizer"] = auth
+    authentication = {"clientCert": _client_cert(draw, client_cert)} if client_cert else None
+    return http_api_proxy_event(
+        route_key=route_key, raw_path=raw_path, raw_query=_raw_query(query_pairs), cookies=found_cookies,
+        header_pairs=header_pairs, query_pairs=query_pairs, body=text, is_base64_encoded=encoded,
+        path_parameters=path_parameters, stage_variables=stage_variables, account=account, api_id=api,
+        domain=domain, domain_prefix=api, stage=stage, method=method, source_ip=source_ip, user_agent=user_agent,
+        request_id=draw.token(11), moment=draw.now, authorizer=auth or None, authentication=authentication)
+
+
+def http_api_proxy_event(*, route_key, raw_path, raw_query, cookies, header_pairs, query_pairs, body,
+                         is_base64_encoded, path_parameters, stage_variables, account, api_id, domain,
+                         domain_prefix, stage, method, source_ip, user_agent, request_id, moment,
+                         protocol="HTTP/1.1", authorizer=None, authentication=None):
+    """The payload format 2.0 event of an HTTP API from the request's parts: the one shape
+    ``apigateway_http`` and the lab's local HTTP API both send.
+
+    ``header_pairs`` have lower-case names and no ``cookie`` header (its cookies are ``cookies``);
+    repeated headers and query parameters are joined with commas here. What is absent is left out.
+    """
+    context = {"accountId": account, "apiId": api_id}
+    if authentication:
+        context["authentication"] = authentication
+    if authorizer:
+        context["authorizer"] = authorizer
     context.update({
         "domainName": domain,
-        "domainPrefix": api,
-        "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
+        "domainPrefix": domain_prefix,
+        "http": {"method": method, "path": raw_path, "protocol": protocol, "sourceIp": source_ip,
                  "userAgent": user_agent},
-        "requestId": draw.token(11),
+        "requestId": request_id,
         "routeKey": route_key,
         "stage": stage,
-        "time": access_log_time(draw.now),
-        "timeEpoch": epoch_millis(draw.now),
+        "time": access_log_time(moment),
+        "timeEpoch": epoch_millis(moment),
     })
-    event = {"version": "2.0", "routeKey": route_key, "rawPath": raw_path, "rawQueryString": _raw_query(query_pairs)}
-    if found_cookies:
-        event["cookies"] = found_cookies
+    event = {"version": "2.0", "routeKey": route_key, "rawPath": raw_path, "rawQueryString": raw_query}
+    if cookies:
+        event["cookies"] = list(cookies)
     event["headers"] = comma_joined(header_pairs)
     if query_pairs:
         event["queryStringParameters"] = comma_joined(query_pairs)
     event["requestContext"] = context
-    if text is not None:
-        event["body"] = text
+    if body is not None:
+        event["body"] = body
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
-    event["isBase64Encoded"] = encoded
+    event["isBase64Encoded"] = is_base64_encoded
     if stage_variables:
         event["stageVariables"] = dict(stage_variables)
     return event
@@ -296,33 +336,185 @@ def function_url(body=None, path="/", method="POST", query=None, headers=None, c
                      "x-forwarded-for": source_ip, "x-forwarded-port": "443", "x-forwarded-proto": "https"})
     found_cookies, header_pairs = _cookies(cookies, _headers(defaults, headers, lower=True))
     query_pairs = pairs(query)
-    event = {"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": _raw_query(query_pairs)}
-    if found_cookies:
-        event["cookies"] = found_cookies
+    authorizer = {"iam": _iam_caller(draw, account, caller or True)} if auth_type == "AWS_IAM" else None
+    return function_url_proxy_event(
+        raw_path=path, raw_query=_raw_query(query_pairs), cookies=found_cookies, header_pairs=header_pairs,
+        query_pairs=query_pairs, body=text, is_base64_encoded=encoded, account=account, url_id=url,
+        domain=domain, domain_prefix=url, method=method, source_ip=source_ip, user_agent=user_agent,
+        request_id=draw.uuid(), moment=draw.now, authorizer=authorizer)
+
+
+def function_url_proxy_event(*, raw_path, raw_query, cookies, header_pairs, query_pairs, body, is_base64_encoded,
+                             account, url_id, domain, domain_prefix, method, source_ip, user_agent, request_id,
+                             moment, protocol="HTTP/1.1", authorizer=None):
+    """A function URL's event from the request's parts (payload 2.0, with the URL's null
+    placeholders): the one shape ``function_url`` and the lab's local function URL both send."""
+    event = {"version": "2.0", "routeKey": "$default", "rawPath": raw_path, "rawQueryString": raw_query}
+    if cookies:
+        event["cookies"] = list(cookies)
     event["headers"] = comma_joined(header_pairs)
     if query_pairs:
         event["queryStringParameters"] = comma_joined(query_pairs)
     event["requestContext"] = {
         "accountId": account,
-        "apiId": url,
+        "apiId": url_id,
         "authentication": None,
-        "authorizer": {"iam": _iam_caller(draw, account, caller or True)} if auth_type == "AWS_IAM" else None,
+        "authorizer": authorizer,
         "domainName": domain,
-        "domainPrefix": url,
-        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
+        "domainPrefix": domain_prefix,
+        "http": {"method": method, "path": raw_path, "protocol": protocol, "sourceIp": source_ip,
                  "userAgent": user_agent},
-        "requestId": draw.uuid(),
+        "requestId": request_id,
         "routeKey": "$default",
         "stage": "$default",
-        "time": access_log_time(draw.now),
-        "timeEpoch": epoch_millis(draw.now),
+        "time": access_log_time(moment),
+        "timeEpoch": epoch_millis(moment),
     }
-    if text is not None:
-        event["body"] = text
+    if body is not None:
+        event["body"] = body
     event["pathParameters"] = None
-    event["isBase64Encoded"] = encoded
+    event["isBase64Encoded"] = is_base64_encoded
     event["stageVariables"] = None
     return event
+
+
+@dataclasses.dataclass
+class HttpRequest:
+    """A real HTTP request as a front door (API Gateway, a function URL) received it: what the
+    ``*_request_event`` builders turn into an event.
+
+    ``raw_path`` and ``raw_query`` are as the client sent them (percent-encoded, no ``?``);
+    ``headers`` are ``(name, value)`` pairs in the order received, names as sent, the front door's
+    own (``X-Forwarded-For``, ``X-Amzn-Trace-Id``...) included; ``body`` is the bytes received.
+    """
+
+    method: str
+    raw_path: str
+    raw_query: str
+    headers: list
+    body: bytes
+    source_ip: str
+    time: datetime.datetime
+    protocol: str = "HTTP/1.1"
+
+    def header(self, name, default=None):
+        """The last value of a header, by name in any case."""
+        name = name.lower()
+        found = [value for key, value in self.headers if key.lower() == name]
+        return found[-1] if found else default
+
+    @property
+    def query_pairs(self):
+        return urllib.parse.parse_qsl(self.raw_query, keep_blank_values=True)
+
+    @property
+    def domain(self):
+        """The host the client named, without the port (API Gateway's ``domainName``)."""
+        host = self.header("host", "")
+        if host.startswith("["):
+            return host[1:].partition("]")[0]
+        return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+    @property
+    def domain_prefix(self):
+        try:
+            ipaddress.ip_address(self.domain)
+            return self.domain
+        except ValueError:
+            return self.domain.split(".", 1)[0]
+
+
+# Payload 2.0 passes these bodies as text and base64-encodes every other (an HTTP API and a function
+# URL: "If the content type of the request is binary, the body is base64-encoded").
+TEXT_MEDIA_TYPES = ("text/", "application/json", "application/javascript", "application/xml")
+
+
+def is_text_media_type(content_type):
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if not media:
+        return False
+    return (media.startswith("text/") or media in TEXT_MEDIA_TYPES or media.endswith("+json")
+            or media.endswith("+xml"))
+
+
+def media_type_matches(content_type, patterns):
+    """Whether ``content_type`` is one of ``patterns`` (a REST API's binaryMediaTypes: ``image/png``,
+    ``image/*``, ``*/*``)."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    for pattern in patterns:
+        pattern = pattern.strip().lower()
+        if pattern == "*/*" or pattern == media or (pattern.endswith("/*") and media.startswith(pattern[:-1])):
+            return True
+    return False
+
+
+def _request_body(data, binary):
+    if not data:
+        return None, False
+    if binary:
+        return base64.b64encode(data).decode(), True
+    return data.decode("utf-8", "replace"), False
+
+
+def rest_api_request_event(request, *, stage, resource, api_id, request_id, extended_request_id, resource_id,
+                           account=ACCOUNT_ID, binary_media_types=()):
+    """The payload 1.0 event of a real request to a REST API stage, proxy integration.
+
+    ``request.raw_path`` includes the stage (``/prod/items/7``); ``resource`` is the matched
+    resource (``/{proxy+}``, or ``/`` for the stage's root). A body is base64-encoded only when its
+    content type is one of the API's ``binary_media_types`` (none by default: a REST API passes a
+    binary body as text, mangled, unless told otherwise).
+    """
+    prefix = f"/{stage}"
+    path = request.raw_path[len(prefix):] if request.raw_path.startswith(prefix) else request.raw_path
+    path = path or "/"
+    body, encoded = _request_body(request.body, media_type_matches(request.header("content-type"),
+                                                                   binary_media_types))
+    return rest_api_proxy_event(
+        resource=resource, path=path, method=request.method, header_pairs=list(request.headers),
+        query_pairs=request.query_pairs, path_parameters=_match_route(resource, path) or None,
+        stage_variables=None, body=body, is_base64_encoded=encoded, account=account, api_id=api_id,
+        domain=request.domain, domain_prefix=request.domain_prefix, stage=stage, request_id=request_id,
+        extended_request_id=extended_request_id, resource_id=resource_id, moment=request.time,
+        source_ip=request.source_ip, user_agent=request.header("user-agent", ""), protocol=request.protocol)
+
+
+def _v2_parts(request):
+    lowered = [(name.lower(), value) for name, value in request.headers]
+    cookies, header_pairs = _cookies(None, lowered)
+    body, encoded = _request_body(request.body, not is_text_media_type(request.header("content-type")))
+    return cookies, header_pairs, body, encoded
+
+
+def http_api_request_event(request, *, stage, route_key, api_id, request_id, account=ACCOUNT_ID):
+    """The payload 2.0 event of a real request to an HTTP API (``route_key`` ``$default`` or, e.g.,
+    ``ANY /{proxy+}``; ``request.raw_path`` includes a stage other than ``$default``)."""
+    cookies, header_pairs, body, encoded = _v2_parts(request)
+    path_parameters = None
+    if route_key != "$default":
+        path = request.raw_path
+        if stage != "$default" and path.startswith(f"/{stage}"):
+            path = path[len(stage) + 1:] or "/"
+        path_parameters = _match_route(route_key.partition(" ")[2] or route_key, path)
+    return http_api_proxy_event(
+        route_key=route_key, raw_path=request.raw_path, raw_query=request.raw_query, cookies=cookies,
+        header_pairs=header_pairs, query_pairs=request.query_pairs, body=body, is_base64_encoded=encoded,
+        path_parameters=path_parameters, stage_variables=None, account=account, api_id=api_id,
+        domain=request.domain, domain_prefix=request.domain_prefix, stage=stage, method=request.method,
+        source_ip=request.source_ip, user_agent=request.header("user-agent", ""), request_id=request_id,
+        moment=request.time, protocol=request.protocol)
+
+
+def function_url_request_event(request, *, url_id, request_id, account=ACCOUNT_ID):
+    """The event of a real request to a function URL (``AuthType`` NONE): ``requestId`` is the
+    invocation's own request id, as a function URL's is."""
+    cookies, header_pairs, body, encoded = _v2_parts(request)
+    return function_url_proxy_event(
+        raw_path=request.raw_path, raw_query=request.raw_query, cookies=cookies, header_pairs=header_pairs,
+        query_pairs=request.query_pairs, body=body, is_base64_encoded=encoded, account=account, url_id=url_id,
+        domain=request.domain, domain_prefix=request.domain_prefix, method=request.method,
+        source_ip=request.source_ip, user_agent=request.header("user-agent", ""), request_id=request_id,
+        moment=request.time, protocol=request.protocol)
 
 
 def alb(body=None, path="/", method="GET", query=None, headers=None, multi_value_headers=False, is_base64=False,

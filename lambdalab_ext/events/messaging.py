@@ -5,7 +5,7 @@ import hashlib
 import json
 import struct
 
-from ._common import ACCOUNT_ID, REGION, Draw, arn, epoch_millis, iso_millis, to_text
+from ._common import ACCOUNT_ID, REGION, Draw, arn, as_datetime, epoch_millis, iso_millis, to_text
 
 # "Each message can have up to 10 attributes" (Amazon SQS Developer Guide, "Amazon SQS message
 # attributes"); SendMessage refuses more, so an event never carries more.
@@ -76,6 +76,38 @@ def md5_of_message_attributes(attributes):
     return hashlib.md5(bytes(buffer)).hexdigest()
 
 
+# The order Lambda writes a record's system attributes in ("Using Lambda with Amazon SQS", examples).
+SQS_ATTRIBUTE_ORDER = ("ApproximateReceiveCount", "SentTimestamp", "SequenceNumber", "MessageGroupId", "SenderId",
+                       "MessageDeduplicationId", "ApproximateFirstReceiveTimestamp", "AWSTraceHeader")
+
+
+def sqs_record(message_id, receipt_handle, body, *, attributes, message_attributes=None, queue_arn, region,
+               attributes_md5=None):
+    """One record of the event an SQS event source mapping sends, from a message as SQS returned it.
+
+    ``attributes`` are the message's system attributes by their API names (``ApproximateReceiveCount``,
+    ``SentTimestamp``, ``SenderId``, ``ApproximateFirstReceiveTimestamp`` and, for FIFO queues,
+    ``SequenceNumber``, ``MessageGroupId``, ``MessageDeduplicationId``): written in Lambda's order.
+    ``message_attributes`` in the API's shape or the event's (``sqs_message_attribute``); with any,
+    the record has ``md5OfMessageAttributes`` (computed unless given). ``md5OfBody`` is the MD5 of
+    the body's UTF-8 bytes, as SQS computes it.
+
+    >>> r = sqs_record("m-1", "AQEB...", "hi", attributes={"SentTimestamp": "1", "ApproximateReceiveCount": "2"},
+    ...                queue_arn="arn:aws:sqs:us-east-1:123456789012:q", region="us-east-1")
+    >>> list(r["attributes"]), r["md5OfBody"], r["eventSource"]
+    (['ApproximateReceiveCount', 'SentTimestamp'], '49f68a5c8493ec2c0bf489821c21fc3b', 'aws:sqs')
+    """
+    system = {name: str(attributes[name]) for name in SQS_ATTRIBUTE_ORDER if attributes.get(name) is not None}
+    typed = {name: sqs_message_attribute(value) for name, value in (message_attributes or {}).items()}
+    record = {"messageId": message_id, "receiptHandle": receipt_handle, "body": body, "attributes": system,
+              "messageAttributes": typed}
+    if typed:
+        record["md5OfMessageAttributes"] = attributes_md5 or md5_of_message_attributes(typed)
+    record.update({"md5OfBody": hashlib.md5(body.encode("utf-8", "surrogatepass")).hexdigest(),
+                   "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": region})
+    return record
+
+
 def sqs(body="Test message.", count=1, bodies=None, queue="my-queue", attributes=None, receive_count=1,
         sender_id=None, message_group_id="1", region=REGION, account=ACCOUNT_ID, seed=None, time=None):
     """An SQS batch from the event source mapping: ``count`` records, or one per ``bodies``.
@@ -99,30 +131,14 @@ def sqs(body="Test message.", count=1, bodies=None, queue="my-queue", attributes
     records = []
     for index, text in enumerate(texts):
         sent = epoch_millis(draw.later(index * 37))
-        system = {"ApproximateReceiveCount": str(int(receive_count)), "SentTimestamp": str(sent)}
+        system = {"ApproximateReceiveCount": str(int(receive_count)), "SentTimestamp": str(sent),
+                  "SenderId": sender, "ApproximateFirstReceiveTimestamp": str(sent + 2 + draw.rng.randrange(20))}
         if fifo:
-            system["SequenceNumber"] = str(sequence + index * 65536)
-            system["MessageGroupId"] = str(message_group_id)
-        system["SenderId"] = sender
-        if fifo:
-            system["MessageDeduplicationId"] = hashlib.sha256(text.encode()).hexdigest()
-        system["ApproximateFirstReceiveTimestamp"] = str(sent + 2 + draw.rng.randrange(20))
-        record = {
-            "messageId": draw.uuid(),
-            "receiptHandle": "AQEB" + draw.token(120),
-            "body": text,
-            "attributes": system,
-            "messageAttributes": {name: dict(value) for name, value in typed.items()},
-        }
-        if attributes_md5:
-            record["md5OfMessageAttributes"] = attributes_md5
-        record.update({
-            "md5OfBody": hashlib.md5(text.encode()).hexdigest(),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": arn("sqs", region, account, queue),
-            "awsRegion": region,
-        })
-        records.append(record)
+            system.update(SequenceNumber=str(sequence + index * 65536), MessageGroupId=str(message_group_id),
+                          MessageDeduplicationId=hashlib.sha256(text.encode()).hexdigest())
+        records.append(sqs_record(draw.uuid(), "AQEB" + draw.token(120), text, attributes=system,
+                                  message_attributes=typed, queue_arn=arn("sqs", region, account, queue),
+                                  region=region, attributes_md5=attributes_md5))
     return {"Records": records}
 
 
@@ -171,22 +187,37 @@ def sns(message="Hello from SNS!", subject="TestInvoke", count=1, messages=None,
     unsubscribe = f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription_arn}"
     records = []
     for index, text in enumerate(texts):
-        records.append({
-            "EventVersion": "1.0",
-            "EventSubscriptionArn": subscription_arn,
-            "EventSource": "aws:sns",
-            "Sns": {
-                "SignatureVersion": "1",
-                "Timestamp": iso_millis(draw.later(index * 11)),
-                "Signature": draw.token(256),
-                "SigningCertUrl": cert,
-                "MessageId": draw.uuid(),
-                "Message": text,
-                "MessageAttributes": {name: dict(value) for name, value in typed.items()},
-                "Type": "Notification",
-                "UnsubscribeUrl": unsubscribe,
-                "TopicArn": topic_arn,
-                "Subject": subject,
-            },
-        })
+        signature = draw.token(256)
+        records.append(sns_record(
+            message=text, subject=subject, attributes=typed, topic_arn=topic_arn, subscription_arn=subscription_arn,
+            message_id=draw.uuid(), timestamp=draw.later(index * 11), signature=signature,
+            signing_cert_url=cert, unsubscribe_url=unsubscribe))
     return {"Records": records}
+
+
+def sns_record(*, message, topic_arn, subscription_arn, message_id, timestamp, signature, signing_cert_url,
+               unsubscribe_url, subject=None, attributes=None, signature_version="1"):
+    """One record of the event SNS sends a subscribed function, from a real notification's parts.
+
+    ``timestamp`` is a datetime (or epoch seconds); ``attributes`` are already typed
+    (``{name: {"Type": ..., "Value": ...}}``, see ``sns_message_attribute``); ``subject`` None is
+    ``"Subject": null``.
+    """
+    return {
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": subscription_arn,
+        "EventSource": "aws:sns",
+        "Sns": {
+            "SignatureVersion": signature_version,
+            "Timestamp": iso_millis(as_datetime(timestamp)),
+            "Signature": signature,
+            "SigningCertUrl": signing_cert_url,
+            "MessageId": message_id,
+            "Message": message,
+            "MessageAttributes": {name: dict(value) for name, value in (attributes or {}).items()},
+            "Type": "Notification",
+            "UnsubscribeUrl": unsubscribe_url,
+            "TopicArn": topic_arn,
+            "Subject": subject,
+        },
+    }

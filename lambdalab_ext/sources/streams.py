@@ -175,6 +175,14 @@ class StreamPoller:
         self._discover(initial=True)
         self._schedule(0.0)
 
+    def update(self, mapping):
+        """New settings of the mapping: they apply from the next batch."""
+        self.config = mapping.settings
+
+    def stop(self):
+        """Disabled or deleted: no more reads; what was read and not processed stays in the stream."""
+        self.close()
+
     def close(self):
         with self._lock:
             self._closed = True
@@ -506,3 +514,62 @@ class StreamPoller:
                 self._record.append("destination", self.function_name, None, target=target, **details)
         else:
             self._record.append("exhausted", self.function_name, None, **details)
+
+
+# -- as an event source mapping kind (``sources.mappings``) --------------------------------------
+class _StreamSource:
+    """DynamoDB streams and Kinesis in ``CreateEventSourceMapping`` (see ``sources.mappings``)."""
+
+    settings_names = ("BatchSize", "MaximumBatchingWindowInSeconds", "StartingPosition",
+                      "StartingPositionTimestamp", "BisectBatchOnFunctionError", "MaximumRetryAttempts",
+                      "MaximumRecordAgeInSeconds", "ParallelizationFactor", "FunctionResponseTypes",
+                      "DestinationConfig", "TumblingWindowInSeconds")
+
+    def __init__(self, name):
+        self.name = name
+
+    def matches(self, arn):
+        return stream_kind(arn) == self.name
+
+    def validate(self, settings, arn, context, function):
+        return validate(dict(settings), arn)
+
+    def fields(self, mapping):
+        out = {k: v for k, v in mapping.settings.items() if k != "StartingPositionTimestamp" or v is not None}
+        poller = mapping.poller
+        out["LastProcessingResult"] = poller.last_result if poller is not None else "No records processed"
+        return out
+
+    def conflict(self, mapping, function_name):
+        from ..errors import ResourceConflictException
+        return ResourceConflictException(
+            f'The event source arn (" {mapping.event_source_arn} ") and function (" {function_name} ") provided '
+            f"mapping already exists. Please update or delete the existing mapping with UUID {mapping.uuid}")
+
+    def state_transition_reason(self):
+        return "User action"
+
+    def poller(self, mapping, context):
+        from ..request import InvocationRequest
+
+        def request(payload):
+            return InvocationRequest(function_name=mapping.function_name, payload=payload, source=self.name,
+                                     source_arn=mapping.event_source_arn)
+
+        return StreamPoller(mapping.uuid, mapping.event_source_arn, mapping.settings,
+                            function_name=mapping.function_name, function_arn=mapping.function_arn,
+                            aws=context.aws, invoke=context.service.invoke_request, request_factory=request,
+                            clock=context.clock, record=context.record, deliver=context.deliver,
+                            region=context.region)
+
+
+def _register():
+    try:
+        from .mappings import register_source_kind
+    except ImportError:     # the registry is not there: the pollers are used directly
+        return
+    for name in ("dynamodb", "kinesis"):
+        register_source_kind(_StreamSource(name))
+
+
+_register()
