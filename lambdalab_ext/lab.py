@@ -273,6 +273,8 @@ class Lab:
                                                account_id=self.account_id))
         self._sources.append(SNSSource(aws=self.aws, async_queue=self.async_queue, clock=self.clock,
                                        record=self.record, region=self.region, account_id=self.account_id))
+        from .sources.sqs import TraceHeaders
+        self._sources.append(TraceHeaders(self.aws))
         from .sources.mappings import EventSourceMappings
         self._event_source_mappings = EventSourceMappings(
             self.service, self.aws, self.clock, self.record, region=self.region, account_id=self.account_id,

@@ -86,3 +86,77 @@ def test_a_synchronous_invoke_past_the_limit_gets_recursive_invocation_exception
     client.meta.events.register("before-sign.lambda.Invoke", add_header)
     with pytest.raises(client.exceptions.RecursiveInvocationException):
         client.invoke(FunctionName="sync", Payload=b"{}")
+
+
+def _queue(lab, name, **attributes):
+    import uuid
+    sqs = lab.aws.client("sqs")
+    url = sqs.create_queue(QueueName=f"{name}-{uuid.uuid4().hex[:8]}", Attributes=attributes)["QueueUrl"]
+    return sqs, url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def test_a_loop_through_an_sqs_queue_is_stopped_and_the_message_goes_to_the_queues_dlq(make_lab):
+    lab = make_lab("process", clock=VirtualClock())
+    sqs, dlq_url, dlq_arn = _queue(lab, "loop-dlq")
+    _, url, arn = _queue(lab, "loop", VisibilityTimeout="30",
+                         RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}))
+    lab.deploy("echo", textwrap.dedent(f"""
+        import boto3
+        sqs = boto3.client("sqs")
+        def handler(event, context):
+            for record in event["Records"]:
+                sqs.send_message(QueueUrl={url!r}, MessageBody=record["body"] + "+")
+            return len(event["Records"])
+    """), memory_mb=FAST, timeout_s=10)
+    lab.create_event_source_mapping("echo", arn, BatchSize=1)
+    sqs.send_message(QueueUrl=url, MessageBody="m")
+    for _ in range(40):
+        lab.clock.advance(1)
+    runs = [b for b in lab.record.events(kind="batch", function="echo") if b["outcome"] == "success" and b["size"]]
+    assert len(runs) == 16
+    [stopped] = lab.record.events(kind="recursion_stopped", function="echo")
+    assert stopped["source"] == "sqs" and stopped["depth"] == 16 and stopped["sent_to"] == "dlq"
+    [message] = sqs.receive_message(QueueUrl=dlq_url)["Messages"]
+    assert message["Body"] == "m" + "+" * 16
+    assert lab.service.recursive_invocations_dropped == {"echo": 1}
+
+
+def test_a_loop_through_an_sns_topic_is_stopped(make_lab):
+    import uuid
+    lab = make_lab("process", clock=VirtualClock())
+    sns = lab.aws.client("sns")
+    topic = sns.create_topic(Name=f"loop-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    fn = lab.deploy("repeater", textwrap.dedent(f"""
+        import boto3
+        sns = boto3.client("sns")
+        def handler(event, context):
+            sns.publish(TopicArn={topic!r}, Message=event["Records"][0]["Sns"]["Message"] + "+")
+    """), memory_mb=FAST, timeout_s=10)
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn.arn)
+    sns.publish(TopicArn=topic, Message="m")
+    lab.async_queue.wait_idle(timeout=120)
+    assert len(lab.record.events(kind="attempt", function="repeater")) == 16
+    [stopped] = lab.record.events(kind="recursion_stopped", function="repeater")
+    assert stopped["source"] == "sns"
+
+
+def test_a_function_writing_into_its_own_trigger_bucket_is_stopped(make_lab):
+    import uuid
+    lab = make_lab("process", clock=VirtualClock())
+    s3 = lab.aws.client("s3")
+    bucket = f"loop-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    fn = lab.deploy("copier", textwrap.dedent("""
+        import boto3
+        s3 = boto3.client("s3")
+        def handler(event, context):
+            record = event["Records"][0]["s3"]
+            s3.put_object(Bucket=record["bucket"]["name"], Key=record["object"]["key"] + "x", Body=b"again")
+    """), memory_mb=FAST, timeout_s=10)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": fn.arn, "Events": ["s3:ObjectCreated:*"]}]})
+    s3.put_object(Bucket=bucket, Key="k", Body=b"first")
+    lab.async_queue.wait_idle(timeout=120)
+    assert len(lab.record.events(kind="attempt", function="copier")) == 16
+    assert len(lab.record.events(kind="recursion_stopped", function="copier")) == 1
+    assert len(s3.list_objects_v2(Bucket=bucket)["Contents"]) == 17    # the 16th invocation's write is the last

@@ -576,10 +576,10 @@ class S3Notifications:
         if rule.kind != "lambda":
             self._send(rule.kind, rule.arn, message, function=None, request_id=None, **details)
             return
-        request = InvocationRequest(
-            function_name=rule.function_name, payload=json.dumps(message).encode(), invocation_type="Event",
-            source="s3", source_arn=f"arn:aws:s3:::{event.bucket}", source_account=self.account_id,
-            trace_header=call.headers.get("x-amzn-trace-id") or None)
+        request = InvocationRequest.caused_by(
+            call.headers.get("x-amzn-trace-id"), rule.function_name, json.dumps(message).encode(),
+            invocation_type="Event", source="s3", source_arn=f"arn:aws:s3:::{event.bucket}",
+            source_account=self.account_id)
         try:
             self.async_queue.submit(request)
         except Exception as exc:       # the function was deleted since: S3 drops the event

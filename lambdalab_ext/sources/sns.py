@@ -342,9 +342,8 @@ class SNSSource:
                 signature=_signature(), signing_cert_url=self._cert,
                 unsubscribe_url=f"https://sns.{self.region}.amazonaws.com/?Action=Unsubscribe&"
                                 f"SubscriptionArn={subscription.arn}")]}
-            request = InvocationRequest(function_name=name, payload=json.dumps(event).encode("utf-8"),
-                                        invocation_type="Event", source="sns", source_arn=topic_arn,
-                                        trace_header=trace)
+            request = InvocationRequest.caused_by(trace, name, json.dumps(event).encode("utf-8"),
+                                                  invocation_type="Event", source="sns", source_arn=topic_arn)
             self.record.append("notification", name, request.request_id, source="sns", topic_arn=topic_arn,
                                subscription_arn=subscription.arn, message_id=message_id)
             try:

@@ -86,6 +86,7 @@ from ..limits import (BATCHING_WINDOW_MAX_S, ESM_MAXIMUM_CONCURRENCY_MAX, ESM_MA
                       SQS_POLLER_MAX_BATCHES, SQS_POLLER_MIN_BATCHES, SQS_POLLER_SCALE_UP_PER_MINUTE,
                       SQS_POLLER_START_BATCHES, SQS_RECEIVE_MAX_MESSAGES, SQS_VISIBILITY_TIMEOUT_MAX_S,
                       SYNC_REQUEST_MAX_BYTES)
+from .. import recursion
 from ..request import InvocationRequest
 from .mappings import SourceKind, constraint, register_source_kind, whole_number
 
@@ -316,6 +317,18 @@ class EmbeddedQueue:
                 queue.deleted_messages.update(message.all_receipt_handles)
                 deleted.append(delivery)
         return deleted
+
+    def move_to_dead_letter_queue(self, deliveries, dlq):
+        """Move what ``deliveries`` still hold to ``dlq`` (moto's Queue), as SQS's redrive moves a
+        message (same messageId, receive count kept); returns those moved."""
+        moved = self.delete(deliveries)
+        if moved and dlq is not None:
+            for delivery in moved:
+                delivery.message.visible_at = 0      # it arrives visible, as a redriven message does
+            with dlq._messages_lock:
+                dlq._messages.extend(d.message for d in moved)
+                dlq._messages_lock.notify_all()
+        return moved
 
     def release(self, deliveries):
         """Make visible again what ``deliveries`` still hold (their visibility timeout ended)."""
@@ -696,10 +709,49 @@ class SQSPoller:
         with self._lock:                  # its messages come back after their visibility timeout
             self._finish(batch)
 
+    def _stop_recursion(self, batch):
+        """Messages that a recursive loop has already sent through the function 16 times are not
+        handed over again (``lambdalab_ext.recursion``): they go to the queue's dead-letter queue if it
+        has one, else they are dropped (AWS documents only the first case: the lab's choice)."""
+        config = self._context.service.get(self.mapping.function_name).config
+        if config.recursive_loop == "Allow":
+            return
+        def depth(delivery):    # of the invocation this message would cause
+            upstream = recursion.depth_of(delivery.record["attributes"].get("AWSTraceHeader"))
+            return None if upstream is None else upstream + 1
+
+        stopped = [d for d in batch.deliveries if recursion.stops(depth(d))]
+        if not stopped:
+            return
+        settings = self.queue.settings()
+        dlq = settings.dead_letter_queue if settings is not None else None
+        if dlq is not None:
+            gone = self.queue.move_to_dead_letter_queue(stopped, dlq)
+        else:
+            gone = self.queue.delete(stopped)
+        self._mark_deleted(gone)
+        ids = {id(d) for d in stopped}
+        batch.deliveries = [d for d in batch.deliveries if id(d) not in ids]
+        service = self._context.service
+        with service._lock:
+            name = self.mapping.function_name
+            service.recursive_invocations_dropped[name] = service.recursive_invocations_dropped.get(name, 0) + len(gone)
+        for delivery in gone:
+            self._record.append("recursion_stopped", self.mapping.function_name, None, source="sqs",
+                                source_arn=self.queue.arn, message_id=delivery.message_id,
+                                depth=depth(delivery),
+                                sent_to="dlq" if dlq is not None else None)
+
     def _invoke(self, batch):
         mapping = self.mapping
-        request = InvocationRequest(function_name=mapping.function_name, payload=batch.payload(),
-                                    source="sqs", source_arn=self.queue.arn)
+        self._stop_recursion(batch)
+        if not batch.deliveries:
+            return _Outcome("success", None)
+        # The deepest message's trace carries the loop on (a message a function sent has its trace).
+        traces = [d.record["attributes"].get("AWSTraceHeader") for d in batch.deliveries]
+        trace = max(traces, key=lambda t: -1 if recursion.depth_of(t) is None else recursion.depth_of(t))
+        request = InvocationRequest.caused_by(trace, mapping.function_name, batch.payload(),
+                                              source="sqs", source_arn=self.queue.arn)
         batch.request_id = request.request_id
         try:
             # The payload is json.dumps' own and under the 6 MB limit (_Batch.fits): already checked.
@@ -770,15 +822,8 @@ class SQSPoller:
         else:
             wanted = []
         deleted = self.queue.delete(wanted)
+        self._mark_deleted(deleted)
         with self._lock:
-            for delivery in deleted:
-                delivery.state = "deleted"
-                if self._held.get(delivery.message_id) is delivery:
-                    del self._held[delivery.message_id]
-                group = delivery.group
-                group.live -= 1
-                if group.live == 0 and group.call is not None:
-                    group.call.cancel()
             if outcome.kind not in ("success", "partial", "closed") and not rbif:
                 self._scale = max(float(SQS_POLLER_MIN_BATCHES), self._scale / 2)
         gone = set(map(id, deleted))
@@ -798,6 +843,17 @@ class SQSPoller:
             return
         # Lambda backs off after a failed batch (not with ReportBatchItemFailures, "Handling errors").
         self._schedule(0.0 if rbif or outcome.kind in ("success", "partial") else FAILURE_BACKOFF_S)
+
+    def _mark_deleted(self, deleted):
+        with self._lock:
+            for delivery in deleted:
+                delivery.state = "deleted"
+                if self._held.get(delivery.message_id) is delivery:
+                    del self._held[delivery.message_id]
+                group = delivery.group
+                group.live -= 1
+                if group.live == 0 and group.call is not None:
+                    group.call.cancel()
 
     def _retry(self, batch):
         with self._lock:
@@ -905,3 +961,49 @@ class SQSSource(SourceKind):
 
 
 SQS_SOURCE = register_source_kind(SQSSource())
+
+
+# -- the trace header a message carries --------------------------------------------------------------
+class TraceHeaders:
+    """SQS keeps the ``X-Amzn-Trace-Id`` a SendMessage came with as the message's ``AWSTraceHeader``
+    system attribute (inside Lambda the SDK always sends the function's): the poller hands it on to
+    the invocation it causes, which is how a loop through a queue is counted. moto drops the header;
+    this observer of the lab's endpoint puts it on moto's message."""
+
+    def __init__(self, aws):
+        self._stop = aws.observe(self._on_call)
+
+    def close(self):
+        self._stop()
+
+    def _on_call(self, call):
+        header = call.headers.get("x-amzn-trace-id")
+        if not header or not call.ok or call.service != "sqs" or call.action not in ("SendMessage", "SendMessageBatch"):
+            return
+        request = call.json() or call.params
+        url = request.get("QueueUrl") or ""
+        parts = url.rstrip("/").split("/")
+        if len(parts) < 2:
+            return
+        account, name = parts[-2], parts[-1]
+        try:
+            answer = json.loads(call.response_body or b"{}")
+        except ValueError:   # the query protocol's XML answer
+            import re
+            ids = re.findall(rb"<MessageId>([^<]+)</MessageId>", call.response_body or b"")
+            ids = {i.decode() for i in ids}
+        else:
+            ids = {answer["MessageId"]} if answer.get("MessageId") else \
+                {entry.get("MessageId") for entry in answer.get("Successful") or []}
+        queue = EmbeddedQueue(f"arn:aws:sqs:{call.region}:{account}:{name}").moto()
+        if queue is None or not ids:
+            return
+        with queue._messages_lock:
+            for message in reversed(queue._messages):   # the newest first: they were just sent
+                if message.id in ids:
+                    attributes = message.system_attributes if isinstance(message.system_attributes, dict) else {}
+                    attributes.setdefault("AWSTraceHeader", {"StringValue": header, "DataType": "String"})
+                    message.system_attributes = attributes
+                    ids.discard(message.id)
+                    if not ids:
+                        break
