@@ -160,3 +160,16 @@ def test_a_function_writing_into_its_own_trigger_bucket_is_stopped(make_lab):
     assert len(lab.record.events(kind="attempt", function="copier")) == 16
     assert len(lab.record.events(kind="recursion_stopped", function="copier")) == 1
     assert len(s3.list_objects_v2(Bucket=bucket)["Contents"]) == 17    # the 16th invocation's write is the last
+
+
+def test_the_recursion_config_through_the_lambda_api(make_lab):
+    lab = make_lab("process")
+    lab.deploy("configured", "def handler(event, context):\n    return 1\n", memory_mb=FAST)
+    lam = lab.aws.client("lambda")
+    assert lam.get_function_recursion_config(FunctionName="configured")["RecursiveLoop"] == "Terminate"
+    assert lam.put_function_recursion_config(FunctionName="configured", RecursiveLoop="Allow")["RecursiveLoop"] == "Allow"
+    assert lab.functions["configured"].config.recursive_loop == "Allow"
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.put_function_recursion_config(FunctionName="configured", RecursiveLoop="Sometimes")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_recursion_config(FunctionName="missing")

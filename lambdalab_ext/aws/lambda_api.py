@@ -129,6 +129,21 @@ class LambdaAPI:
         reserved = self.control.configuration(_function_name(raw)).reserved_concurrency
         return _json({} if reserved is None else {"ReservedConcurrentExecutions": reserved})
 
+    # -- recursive loop detection ------------------------------------------------------------------
+    @_route("PUT", r"/2024-08-31/functions/([^/]+)/recursion-config")
+    def put_function_recursion_config(self, request, raw):
+        value = _body(request).get("RecursiveLoop")
+        if value not in ("Allow", "Terminate"):
+            raise InvalidParameterValueException(
+                f"1 validation error detected: Value '{value}' at 'recursiveLoop' failed to satisfy constraint: "
+                "Member must satisfy enum value set: [Terminate, Allow]")
+        self.control.update_configuration(_function_name(raw), recursive_loop=value)
+        return _json({"RecursiveLoop": value})
+
+    @_route("GET", r"/2024-08-31/functions/([^/]+)/recursion-config")
+    def get_function_recursion_config(self, request, raw):
+        return _json({"RecursiveLoop": self.control.configuration(_function_name(raw)).recursive_loop})
+
     # -- asynchronous invocation configuration ------------------------------------------------------
     @_route("PUT", r"/2019-09-25/functions/([^/]+)/event-invoke-config")
     def put_event_invoke_config(self, request, raw):
