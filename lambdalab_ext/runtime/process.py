@@ -1255,6 +1255,10 @@ class ProcessSandbox(Sandbox):
         self.sid = os.path.basename(self.folder)
         self._peak = 0
         self._peak_file = None
+        self._fds = {}                  # kept descriptors of /proc and cgroup files (see _pread)
+        self._fds_lock = threading.Lock()
+        self._fds_closed = False
+        self._cpu_soft = None           # the RLIMIT_CPU soft limit set last
         self._exited = threading.Event()
         self.uid = None
         self.tmp = os.path.join(self.folder, "tmp")
@@ -1337,22 +1341,45 @@ class ProcessSandbox(Sandbox):
         if self._exited.is_set() or not self.backend.cpu_limit:
             return
         try:
-            with open(f"/proc/{self.proc.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            used = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            text = self._pread("stat", f"/proc/{self.proc.pid}/stat", 4096)
+            fields = text.rsplit(b")", 1)[1].split()
+            used = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
             soft = int(used + timeout_s) + 2
+            if soft == self._cpu_soft:
+                return     # the limit set before still leaves exactly this invocation's budget
             hard = soft + 1 if self.backend.cpu_limit == "hard" else resource.RLIM_INFINITY
             resource.prlimit(self.proc.pid, resource.RLIMIT_CPU, (soft, hard))
+            self._cpu_soft = soft
         except (OSError, ValueError, IndexError):
             pass
+
+    def _pread(self, key, path, size):
+        """Read a /proc or cgroup file from its start through a descriptor kept for the sandbox's
+        life (such files regenerate their text on a read at offset 0; an open costs 20x a pread)."""
+        with self._fds_lock:
+            fd = self._fds.get(key)
+            if fd is None:
+                if self._fds_closed:
+                    raise OSError("the sandbox is gone")
+                fd = self._fds[key] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            return os.pread(fd, size, 0)
+
+    def _close_fds(self):
+        with self._fds_lock:
+            self._fds_closed = True
+            fds, self._fds = list(self._fds.values()), {}
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def max_memory_bytes(self):
         if self._exited.is_set() or self.proc is None:
             return self._peak or None
         if self._peak_file:
             try:
-                with open(self._peak_file) as f:
-                    self._peak = max(self._peak, int(f.read()))
+                self._peak = max(self._peak, int(self._pread("peak", self._peak_file, 32)))
             except (OSError, ValueError):
                 pass
         else:
@@ -1374,10 +1401,12 @@ class ProcessSandbox(Sandbox):
             self.backend.supervisor.kill(self.sid, wait=True)
         if self.logs is not None:
             self.logs.close()
+        self._close_fds()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
 _CAP_SYS_RESOURCE = 24
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _has_capability(number):
