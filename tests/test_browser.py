@@ -31,7 +31,8 @@ def _need(condition, what):
         pytest.skip(what)
 
 
-NOTEBOOKS = ("01_first_function.ipynb", "04_aws_inside.ipynb")
+NOTEBOOKS = ("01_first_function.ipynb", "04_aws_inside.ipynb", "05_events_and_triggers.ipynb",
+             "06_error_handling.ipynb")
 
 
 def _run_all(page, base, token, name, shot):
@@ -179,4 +180,53 @@ def test_notebook_04_runs_in_jupyterlab(jupyterlab):
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
                               has_text="Traceback")
         assert errors.count() == 0
+        browser.close()
+
+
+def _no_tracebacks(page):
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+                          has_text="Traceback")
+    assert errors.count() == 0
+
+
+def test_notebook_06_runs_in_jupyterlab(jupyterlab):
+    """Error handling, as a learner runs it: the retry timeline plot, the dead-letter messages with
+    Lambda's attributes, the recursive loop stopped at 16 and the summary table render."""
+    from playwright.sync_api import sync_playwright
+    base, token = jupyterlab
+    os.makedirs(OUT, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        _run_all(page, base, token, "06_error_handling.ipynb", "notebook06")
+        plot = page.locator(".jp-OutputArea-output img").first
+        plot.scroll_into_view_if_needed()
+        assert plot.bounding_box()["width"] > 300
+        plot.screenshot(path=os.path.join(OUT, "notebook06_retry_timeline.png"))
+        assert page.locator(".jp-OutputArea-output", has_text="RetriesExhausted").count() >= 1
+        assert page.locator(".jp-OutputArea-output", has_text="recursion_stopped").count() + \
+            page.locator(".jp-OutputArea-output", has_text="'looper': 1").count() >= 1
+        _no_tracebacks(page)
+        browser.close()
+
+
+def test_notebook_05_runs_in_jupyterlab(jupyterlab):
+    """Events and triggers, as a learner runs it: the S3 pipeline, the batching explorer's static
+    table, the stream's iterator-age plot and the HTTP endpoint's answer render."""
+    from playwright.sync_api import sync_playwright
+    base, token = jupyterlab
+    os.makedirs(OUT, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        _run_all(page, base, token, "05_events_and_triggers.ipynb", "notebook05")
+        assert page.locator(".jp-OutputArea-output", has_text="field+notes.txt").count() >= 1
+        assert page.locator(".jp-OutputArea-output", has_text="RetryAttemptsExhausted").count() >= 1
+        plot = page.locator(".jp-OutputArea-output img").first
+        plot.scroll_into_view_if_needed()
+        assert plot.bounding_box()["width"] > 300
+        plot.screenshot(path=os.path.join(OUT, "notebook05_iterator_age.png"))
+        sliders = page.locator(".widget-slider")
+        assert sliders.count() >= 4          # the batching explorer's controls rendered as widgets
+        _no_tracebacks(page)
         browser.close()

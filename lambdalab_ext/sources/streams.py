@@ -436,8 +436,8 @@ class StreamPoller:
         retries = self.config["MaximumRetryAttempts"]
         if result is not None and not result.ok and self.config["BisectBatchOnFunctionError"] and len(batch) > 1:
             first = (len(batch) + 1) // 2      # the halves run one after the other, each its own batch;
-            lane.halves[:1] = [first, len(batch) - first]   # splitting does not consume the retry quota
-            lane.attempts -= 1
+            lane.halves[:1] = [first, len(batch) - first]   # splitting does not consume the retry quota:
+            lane.attempts = 0                                # each half starts with all of it
             lane.retry_at = None
             return True
         if retries != -1 and lane.attempts > retries:
