@@ -42,6 +42,7 @@ def _run_all(page, base, token, name, shot):
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
     first_prompt = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").first
+    _dismiss_dialogs(page, shot)
     for attempt in range(3):
         # A freshly opened JupyterLab can swallow the first click while it settles: check that
         # the first cell started (its prompt shows [*] or [1]) and try again if not.
@@ -63,6 +64,25 @@ def _run_all(page, base, token, name, shot):
         page.screenshot(path=os.path.join(OUT, f"{shot}_failed.png"), full_page=True)
         raise
     page.screenshot(path=os.path.join(OUT, f"{shot}_end.png"))
+
+
+def _dismiss_dialogs(page, shot):
+    """A freshly started JupyterLab may open a modal dialog of its own (a kernel to select, a
+    workspace question) that takes every click: accept its default, as a learner would, and keep a
+    screenshot of it."""
+    for index in range(3):
+        dialog = page.locator(".jp-Dialog")
+        try:
+            dialog.first.wait_for(timeout=2_000)
+        except Exception:
+            return
+        page.screenshot(path=os.path.join(OUT, f"{shot}_dialog_{index}.png"))
+        accept = dialog.locator(".jp-mod-accept")
+        if accept.count():
+            accept.first.click()
+        else:
+            page.keyboard.press("Escape")
+        time.sleep(0.5)
 
 
 @pytest.fixture
