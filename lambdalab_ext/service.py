@@ -394,11 +394,15 @@ class LambdaService:
                 raise self._not_found(name)
             if state.config.recursive_loop == "Allow":
                 return
-            self.recursive_invocations_dropped[name] = self.recursive_invocations_dropped.get(name, 0) + 1
-        self.record.append("recursion_stopped", name, request.request_id, depth=request.recursion_depth,
-                           source=request.source, source_arn=request.source_arn,
-                           invocation_type=request.invocation_type)
+        self.recursion_stopped(name, request.request_id, depth=request.recursion_depth, source=request.source,
+                               source_arn=request.source_arn, invocation_type=request.invocation_type)
         raise RecursiveInvocationException(RecursiveInvocationException.MESSAGE)
+
+    def recursion_stopped(self, name, request_id, **details):
+        """Count and record one invocation a recursive loop would have caused (RecursiveInvocationsDropped)."""
+        with self._lock:
+            self.recursive_invocations_dropped[name] = self.recursive_invocations_dropped.get(name, 0) + 1
+        self.record.append("recursion_stopped", name, request_id, **details)
 
     def _run_request(self, request, payload, context_json, cognito_json, on_log, submitted):
         name = request.function_name

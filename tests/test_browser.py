@@ -5,6 +5,7 @@ menu, as a learner would, then checks the rendered result views and saves screen
 tests/out/browser/.
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -64,6 +65,22 @@ def _run_all(page, base, token, name, shot):
         page.screenshot(path=os.path.join(OUT, f"{shot}_failed.png"), full_page=True)
         raise
     page.screenshot(path=os.path.join(OUT, f"{shot}_end.png"))
+
+
+@contextlib.contextmanager
+def _notebook_page(jupyterlab, name, shot):
+    """A Chromium page on which ``name`` has been run from top to bottom (see ``_run_all``)."""
+    from playwright.sync_api import sync_playwright
+    base, token = jupyterlab
+    os.makedirs(OUT, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            _run_all(page, base, token, name, shot)
+            yield page
+        finally:
+            browser.close()
 
 
 def _dismiss_dialogs(page, shot):
@@ -136,13 +153,7 @@ def jupyterlab(tmp_path, runtime_image):
 
 
 def test_notebook_01_runs_in_jupyterlab(jupyterlab):
-    from playwright.sync_api import sync_playwright
-    base, token = jupyterlab
-    os.makedirs(OUT, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        _run_all(page, base, token, "01_first_function.ipynb", "notebook01")
+    with _notebook_page(jupyterlab, "01_first_function.ipynb", "notebook01") as page:
 
         views = page.locator(".lambdalab-result")
         assert views.count() >= 5
@@ -172,19 +183,12 @@ def test_notebook_01_runs_in_jupyterlab(jupyterlab):
                                     has_text="LambdaFunctionError").or_(
             page.locator(".jp-RenderedText", has_text="Lambda function 'divide' failed"))
         assert error_output.count() >= 1
-        browser.close()
 
 
 def test_notebook_04_runs_in_jupyterlab(jupyterlab):
     """AWS inside the lab, as a learner runs it: the S3-to-DynamoDB function's result view, the retry
     timeline plot and the dead-letter queue's message all render."""
-    from playwright.sync_api import sync_playwright
-    base, token = jupyterlab
-    os.makedirs(OUT, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        _run_all(page, base, token, "04_aws_inside.ipynb", "notebook04")
+    with _notebook_page(jupyterlab, "04_aws_inside.ipynb", "notebook04") as page:
         indexer = page.locator(".lambdalab-result").first
         indexer.scroll_into_view_if_needed()
         assert "λ indexer" in indexer.inner_text()
@@ -200,7 +204,6 @@ def test_notebook_04_runs_in_jupyterlab(jupyterlab):
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
                               has_text="Traceback")
         assert errors.count() == 0
-        browser.close()
 
 
 def _no_tracebacks(page):
@@ -212,13 +215,7 @@ def _no_tracebacks(page):
 def test_notebook_06_runs_in_jupyterlab(jupyterlab):
     """Error handling, as a learner runs it: the retry timeline plot, the dead-letter messages with
     Lambda's attributes, the recursive loop stopped at 16 and the summary table render."""
-    from playwright.sync_api import sync_playwright
-    base, token = jupyterlab
-    os.makedirs(OUT, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        _run_all(page, base, token, "06_error_handling.ipynb", "notebook06")
+    with _notebook_page(jupyterlab, "06_error_handling.ipynb", "notebook06") as page:
         plot = page.locator(".jp-OutputArea-output img").first
         plot.scroll_into_view_if_needed()
         assert plot.bounding_box()["width"] > 300
@@ -227,19 +224,12 @@ def test_notebook_06_runs_in_jupyterlab(jupyterlab):
         assert page.locator(".jp-OutputArea-output", has_text="recursion_stopped").count() + \
             page.locator(".jp-OutputArea-output", has_text="'looper': 1").count() >= 1
         _no_tracebacks(page)
-        browser.close()
 
 
 def test_notebook_05_runs_in_jupyterlab(jupyterlab):
     """Events and triggers, as a learner runs it: the S3 pipeline, the batching explorer's static
     table, the stream's iterator-age plot and the HTTP endpoint's answer render."""
-    from playwright.sync_api import sync_playwright
-    base, token = jupyterlab
-    os.makedirs(OUT, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        _run_all(page, base, token, "05_events_and_triggers.ipynb", "notebook05")
+    with _notebook_page(jupyterlab, "05_events_and_triggers.ipynb", "notebook05") as page:
         assert page.locator(".jp-OutputArea-output", has_text="field+notes.txt").count() >= 1
         assert page.locator(".jp-OutputArea-output", has_text="RetryAttemptsExhausted").count() >= 1
         plot = page.locator(".jp-OutputArea-output img").first
@@ -249,4 +239,3 @@ def test_notebook_05_runs_in_jupyterlab(jupyterlab):
         sliders = page.locator(".widget-slider")
         assert sliders.count() >= 4          # the batching explorer's controls rendered as widgets
         _no_tracebacks(page)
-        browser.close()

@@ -43,7 +43,7 @@ class Mapping:
 
         self.poller = streams.StreamPoller(
             "11111111-2222-3333-4444-555555555555", arn, config, function_name=function,
-            function_arn=lab.functions[function].arn if hasattr(lab.functions[function], "arn") else function,
+            function_arn=lab.functions[function].arn,
             aws=lab.aws, invoke=lab.service.invoke_request, request_factory=make, clock=lab.clock,
             record=lab.record, deliver=lab.async_queue._deliver, region=lab.region)
         self.poller.start()

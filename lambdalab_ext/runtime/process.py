@@ -37,6 +37,7 @@ backend, or ``reap_orphans()``) kills what is left of them, from the user ids st
 supervisor that is gone.
 """
 
+import functools
 import json
 import os
 import resource
@@ -1101,20 +1102,20 @@ def reap_orphans():
                 return
 
 
+@functools.lru_cache(maxsize=1)
 def _site_packages():
     """The host interpreter's site-packages folders, as ``site`` would add them (not the user's)."""
     import site
-    return [p for p in site.getsitepackages() if os.path.isdir(p)]
+    return tuple(p for p in site.getsitepackages() if os.path.isdir(p))
 
 
 class _SupervisorClient:
     """The lab's end of the control socket: spawn and kill requests, exits and capabilities back."""
 
     def __init__(self, lab_id, workdir, root_isolation, process_limit):
-        import site
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         needed = [sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable)), GUEST_DIR]
-        needed += [p for p in site.getsitepackages() if os.path.isdir(p)]
+        needed += _site_packages()
         config = {"root_isolation": root_isolation, "process_limit": process_limit, "workdir": workdir,
                   "python": sys.executable, "needed_paths": needed,
                   "claims_dirs": _claims_dirs()}
@@ -1531,7 +1532,7 @@ class ProcessBackend:
         # their ``.pth`` hooks are not run: those are the lab's own (its editable install, a coverage
         # hook), not the function's, and they cost a third of a cold start.
         return [sys.executable, "-S", "-c", "import runpy, sys; sys.path[0] = " + repr(GUEST_DIR) +
-                "; sys.path += " + repr(_site_packages()) +
+                "; sys.path += " + repr(list(_site_packages())) +
                 "; runpy.run_module('bootstrap', run_name='__main__', alter_sys=True)"], {}
 
     def create_sandbox(self, spec, events, on_death=None):

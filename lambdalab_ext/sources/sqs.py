@@ -732,15 +732,10 @@ class SQSPoller:
         self._mark_deleted(gone)
         ids = {id(d) for d in stopped}
         batch.deliveries = [d for d in batch.deliveries if id(d) not in ids]
-        service = self._context.service
-        with service._lock:
-            name = self.mapping.function_name
-            service.recursive_invocations_dropped[name] = service.recursive_invocations_dropped.get(name, 0) + len(gone)
         for delivery in gone:
-            self._record.append("recursion_stopped", self.mapping.function_name, None, source="sqs",
-                                source_arn=self.queue.arn, message_id=delivery.message_id,
-                                depth=depth(delivery),
-                                sent_to="dlq" if dlq is not None else None)
+            self._context.service.recursion_stopped(
+                self.mapping.function_name, None, source="sqs", source_arn=self.queue.arn,
+                message_id=delivery.message_id, depth=depth(delivery), sent_to="dlq" if dlq is not None else None)
 
     def _invoke(self, batch):
         mapping = self.mapping

@@ -40,6 +40,7 @@ import time
 import uuid
 
 from ..errors import InvalidParameterValueException, TooManyRequestsException
+from .mappings import SourceKind, register_source_kind
 
 POLL_INTERVAL_S = 1.0            # a shard with work is read once a second (Kinesis' base rate)
 # A failed batch is retried after 1 s, then 2, 4... at most 5 minutes apart (on the lab clock). AWS
@@ -517,7 +518,7 @@ class StreamPoller:
 
 
 # -- as an event source mapping kind (``sources.mappings``) --------------------------------------
-class _StreamSource:
+class _StreamSource(SourceKind):
     """DynamoDB streams and Kinesis in ``CreateEventSourceMapping`` (see ``sources.mappings``)."""
 
     settings_names = ("BatchSize", "MaximumBatchingWindowInSeconds", "StartingPosition",
@@ -540,15 +541,6 @@ class _StreamSource:
         out["LastProcessingResult"] = poller.last_result if poller is not None else "No records processed"
         return out
 
-    def conflict(self, mapping, function_name):
-        from ..errors import ResourceConflictException
-        return ResourceConflictException(
-            f'The event source arn (" {mapping.event_source_arn} ") and function (" {function_name} ") provided '
-            f"mapping already exists. Please update or delete the existing mapping with UUID {mapping.uuid}")
-
-    def state_transition_reason(self):
-        return "User action"
-
     def poller(self, mapping, context):
         from ..request import InvocationRequest
 
@@ -563,13 +555,5 @@ class _StreamSource:
                             region=context.region)
 
 
-def _register():
-    try:
-        from .mappings import register_source_kind
-    except ImportError:     # the registry is not there: the pollers are used directly
-        return
-    for name in ("dynamodb", "kinesis"):
-        register_source_kind(_StreamSource(name))
-
-
-_register()
+for _name in ("dynamodb", "kinesis"):
+    register_source_kind(_StreamSource(_name))
