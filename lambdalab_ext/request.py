@@ -15,6 +15,8 @@ import secrets
 import time
 import uuid
 
+from .recursion import child_header, depth_of
+
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 
 
@@ -64,7 +66,6 @@ class InvocationRequest:
         function sent to SQS or SNS, an object it put in S3, a Lambda Invoke from inside it): the same
         trace, one step further in its chain, which is how Lambda counts a recursive loop
         (``lambdalab_ext.recursion``). A call from outside any function starts a new chain."""
-        from .recursion import child_header, depth_of
         upstream = depth_of(upstream_trace_header)
         if upstream is None:   # a header from elsewhere is carried as it is
             return cls(function_name=function_name, payload=payload, trace_header=upstream_trace_header or None,

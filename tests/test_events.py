@@ -774,3 +774,21 @@ def test_message_attribute_md5_matches_what_the_embedded_sqs_computes():
         assert sent["MD5OfMessageBody"] == hashlib.md5(b"hello").hexdigest()
     finally:
         aws.stop()
+
+
+@pytest.mark.parametrize("body", ['{"order": 1}', 'quote " backslash \\ tab \t nul \x00', "h\u00e9 \u2028 \U0001F600",
+                                  "", "x" * 5000])
+@pytest.mark.parametrize("fifo", [False, True])
+def test_an_sqs_record_written_directly_is_the_json_of_the_record(body, fifo):
+    from lambdalab_ext.events.messaging import sqs_record, sqs_record_json
+    attributes = {"ApproximateReceiveCount": 2, "SentTimestamp": 1700000000000, "SenderId": "AIDAEXAMPLE",
+                  "ApproximateFirstReceiveTimestamp": 1700000000001,
+                  "AWSTraceHeader": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"}
+    if fifo:
+        attributes.update(SequenceNumber="18849496460467696128", MessageGroupId="g\"1",
+                          MessageDeduplicationId="d-1")
+    kwargs = dict(attributes=attributes, queue_arn="arn:aws:sqs:us-east-1:123456789012:q.fifo", region="us-east-1")
+    direct = sqs_record_json("059f36b4-87a3-44ab-83d2-661975830a7d", "AQEB/+==", body, **kwargs)
+    assert direct == json.dumps(sqs_record("059f36b4-87a3-44ab-83d2-661975830a7d", "AQEB/+==", body, **kwargs)).encode()
+    with_attributes = dict(kwargs, message_attributes={"k": {"DataType": "String", "StringValue": "v"}})
+    assert sqs_record_json("m", "r", body, **with_attributes) == json.dumps(sqs_record("m", "r", body, **with_attributes)).encode()

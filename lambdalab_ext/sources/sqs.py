@@ -80,7 +80,7 @@ import time
 
 from ..errors import (InvalidParameterValueException, LabClosedError, LambdaServiceError, ResourceConflictException,
                       ResourceNotFoundException, TooManyRequestsException)
-from ..events.messaging import sqs_record
+from ..events.messaging import sqs_record_json
 from ..limits import (BATCHING_WINDOW_MAX_S, ESM_MAXIMUM_CONCURRENCY_MAX, ESM_MAXIMUM_CONCURRENCY_MIN,
                       SQS_BATCH_SIZE_DEFAULT, SQS_BATCH_SIZE_MAX, SQS_FIFO_BATCH_SIZE_MAX, SQS_LONG_POLL_MAX_S,
                       SQS_POLLER_MAX_BATCHES, SQS_POLLER_MIN_BATCHES, SQS_POLLER_SCALE_UP_PER_MINUTE,
@@ -99,7 +99,7 @@ THROTTLE_RETRY_FIRST_S = 1.0
 FAILURE_BACKOFF_S = 1.0         # after a failed batch, the next poll waits a second
 WORKERS = 10                    # invocations one mapping runs at the same real moment
 INLINE_BELOW_MS = 2.0           # a virtual clock's batches of a faster function run one after the other
-RECORD_OVERHEAD_BOUND = 4_096   # a record's JSON beyond its body and message attributes, at most
+RECEIPT_RANDOM_BYTES = 132      # a receipt handle: "AQEB" and 176 characters of base64
 RECORD_IDS_MAX = 10_000         # message ids a record keeps (a batch holds at most 10,000)
 RECORD_IDENTIFIERS_MAX = 100    # what a function's batchItemFailures may put in the record
 NON_EXISTENT_QUEUE = ("Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
@@ -169,18 +169,16 @@ class QueueSettings:
 
 
 class Delivery:
-    """One message as one receive handed it to the poller."""
+    """One message as one receive handed it to the poller: ``data`` is its record's JSON, as the
+    event carries it (``events.messaging.sqs_record``)."""
 
     __slots__ = ("message", "message_id", "receipt_handle", "receive_count", "received_at", "visibility",
-                 "record", "bound", "_data", "state", "group")
+                 "trace_header", "data", "size", "state", "group")
 
-    def __init__(self, message, receipt_handle, record):
-        self.message, self.receipt_handle, self.record = message, receipt_handle, record
-        # At most 12 bytes of JSON per character (a non-BMP one is two \u escapes) plus the record's
-        # fixed fields: enough to know when a batch cannot come near 6 MB without encoding anything.
-        text = len(message.body) + sum(len(str(k)) + len(str(v)) for k, v in message.message_attributes.items())
-        self.bound = 12 * text + RECORD_OVERHEAD_BOUND
-        self._data = None
+    def __init__(self, message, receipt_handle, data, trace_header=None):
+        self.message, self.receipt_handle, self.data = message, receipt_handle, data
+        self.trace_header = trace_header      # AWSTraceHeader: the trace of a function that sent it
+        self.size = len(data)
         self.message_id = message.id
         self.receive_count = message.approximate_receive_count
         self.received_at = self.visibility = 0.0
@@ -188,11 +186,9 @@ class Delivery:
         self.group = None
 
     @property
-    def data(self):
-        """The record's JSON, as the payload carries it."""
-        if self._data is None:
-            self._data = json.dumps(self.record).encode()
-        return self._data
+    def record(self):
+        """The record as a dict."""
+        return json.loads(self.data)
 
 
 class EmbeddedQueue:
@@ -265,7 +261,7 @@ class EmbeddedQueue:
                     message.approximate_first_receive_timestamp = int(now_ms)
                 if message.receipt_handle is not None:
                     message._old_receipt_handles.append(message.receipt_handle)
-                message.receipt_handle = "AQEB" + base64.b64encode(os.urandom(132)).decode()   # SQS's form
+                message.receipt_handle = None     # given below, from one read of randomness for all
                 message.visible_at = hold_until
                 pending.add(message)
                 if settings.fifo and message.sequence_number is None:
@@ -275,6 +271,10 @@ class EmbeddedQueue:
                     break
             for message in moved:
                 queue._messages.remove(message)
+            randomness = os.urandom(RECEIPT_RANDOM_BYTES * len(out))
+            for i, message in enumerate(out):     # SQS's form of a receipt handle
+                chunk = randomness[i * RECEIPT_RANDOM_BYTES:(i + 1) * RECEIPT_RANDOM_BYTES]
+                message.receipt_handle = "AQEB" + base64.b64encode(chunk).decode()
             deliveries = [self._delivery(m) for m in out]
         for message in moved:
             # SQS moves the message itself (same messageId, its receive count kept): no dedup, no delay.
@@ -292,10 +292,14 @@ class EmbeddedQueue:
                               MessageDeduplicationId=message.deduplication_id)
         trace = (message.system_attributes or {}).get("AWSTraceHeader")
         if isinstance(trace, dict):
-            attributes["AWSTraceHeader"] = trace.get("StringValue")
-        record = sqs_record(message.id, message.receipt_handle, message.body, attributes=attributes,
-                            message_attributes=message.message_attributes, queue_arn=self.arn, region=self.region)
-        return Delivery(message, message.receipt_handle, record)
+            trace = trace.get("StringValue")
+            attributes["AWSTraceHeader"] = trace
+        else:
+            trace = None
+        data = sqs_record_json(message.id, message.receipt_handle, message.body, attributes=attributes,
+                               message_attributes=message.message_attributes, queue_arn=self.arn,
+                               region=self.region)
+        return Delivery(message, message.receipt_handle, data, trace)
 
     def delete(self, deliveries):
         """Delete what ``deliveries`` still hold by their latest receipt handle; returns those deleted."""
@@ -368,23 +372,18 @@ class EmbeddedQueue:
 
 # -- one batch, and what became of it -------------------------------------------------------------------
 class _Batch:
-    """Messages for one invocation. Its size is an upper bound (``Delivery.bound``) while that is
-    under 6 MB, the exact JSON size once the batch could come near it."""
+    """Messages for one invocation; ``bytes`` is the exact size of its event's JSON."""
 
-    __slots__ = ("id", "deliveries", "bytes", "exact", "deadline", "started_at", "attempt", "full", "request_id")
+    __slots__ = ("id", "deliveries", "bytes", "deadline", "started_at", "attempt", "full", "request_id")
 
     def __init__(self, batch_id, deadline):
-        self.id, self.deliveries, self.bytes, self.exact, self.deadline = batch_id, [], _ENVELOPE_BYTES, False, deadline
+        self.id, self.deliveries, self.bytes, self.deadline = batch_id, [], _ENVELOPE_BYTES, deadline
         self.started_at, self.attempt, self.full, self.request_id = 0.0, 0, False, None
 
     def _size(self, delivery):
-        return (len(delivery.data) if self.exact else delivery.bound) + (2 if self.deliveries else 0)
+        return delivery.size + (2 if self.deliveries else 0)
 
     def fits(self, delivery):
-        if not self.exact and self.bytes + self._size(delivery) > MAX_BATCH_BYTES:
-            self.exact = True          # near the limit: count what the JSON really takes
-            separators = 2 * max(0, len(self.deliveries) - 1)
-            self.bytes = _ENVELOPE_BYTES + sum(len(d.data) for d in self.deliveries) + separators
         return self.bytes + self._size(delivery) <= MAX_BATCH_BYTES
 
     def add(self, delivery):
@@ -395,15 +394,13 @@ class _Batch:
         """Messages whose visibility timeout ended while the batch gathered are back in the queue."""
         if any(d.state != "held" for d in self.deliveries):
             kept = [d for d in self.deliveries if d.state == "held"]
-            self.deliveries, self.bytes, self.exact = [], _ENVELOPE_BYTES, False
+            self.deliveries, self.bytes = [], _ENVELOPE_BYTES
             for delivery in kept:
-                self.fits(delivery)
                 self.add(delivery)
 
     def payload(self):
-        if self.exact:
-            return b'{"Records": [' + b", ".join(d.data for d in self.deliveries) + b"]}"
-        return json.dumps({"Records": [d.record for d in self.deliveries]}).encode()
+        """The event, as json.dumps writes ``{"Records": [...]}``."""
+        return b'{"Records": [' + b", ".join(d.data for d in self.deliveries) + b"]}"
 
 
 @dataclasses.dataclass
@@ -717,7 +714,7 @@ class SQSPoller:
         if config.recursive_loop == "Allow":
             return
         def depth(delivery):    # of the invocation this message would cause
-            upstream = recursion.depth_of(delivery.record["attributes"].get("AWSTraceHeader"))
+            upstream = recursion.depth_of(delivery.trace_header)
             return None if upstream is None else upstream + 1
 
         stopped = [d for d in batch.deliveries if recursion.stops(depth(d))]
@@ -743,7 +740,7 @@ class SQSPoller:
         if not batch.deliveries:
             return _Outcome("success", None)
         # The deepest message's trace carries the loop on (a message a function sent has its trace).
-        traces = [d.record["attributes"].get("AWSTraceHeader") for d in batch.deliveries]
+        traces = [d.trace_header for d in batch.deliveries]
         trace = max(traces, key=lambda t: -1 if recursion.depth_of(t) is None else recursion.depth_of(t))
         request = InvocationRequest.caused_by(trace, mapping.function_name, batch.payload(),
                                               source="sqs", source_arn=self.queue.arn)
