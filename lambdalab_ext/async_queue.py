@@ -12,7 +12,8 @@ asynchronously" and "Retaining records of asynchronous invocations" in the Lambd
   between attempts, until the event is older than ``MaximumEventAgeInSeconds`` (60 s - 6 h,
   default 6 h). A function with reserved concurrency 0 gets no retries at all.
 - An event that fails for good, or grows too old, goes to the **on-failure destination** (SQS, SNS,
-  Lambda, EventBridge) as an invocation record, and to the **dead-letter queue** (SQS or SNS) as
+  Lambda, EventBridge, or an S3 bucket: an object under ``aws/lambda/async/FUNCTION/``) as an
+  invocation record, and to the **dead-letter queue** (SQS or SNS) as
   the event itself with ``RequestID``, ``ErrorCode`` and ``ErrorMessage`` attributes; with neither,
   it is discarded (recorded here, since on AWS it vanishes silently). A success goes to the
   **on-success destination**.
@@ -32,6 +33,7 @@ import json
 import random
 import threading
 import time
+import uuid
 
 from .errors import (InvalidParameterValueException, RecursiveInvocationException, RequestEntityTooLargeException,
                      ResourceNotFoundException, TooManyRequestsException)
@@ -61,10 +63,15 @@ class EventInvokeConfig:
                 f"MaximumEventAgeInSeconds {self.maximum_event_age_s!r} is out of range: Lambda accepts "
                 f"{MIN_EVENT_AGE_S}-{MAX_EVENT_AGE_S:,}.")
         for which, arn in (("OnSuccess", self.on_success), ("OnFailure", self.on_failure)):
-            if arn is not None and destination_service(arn) not in ("sqs", "sns", "lambda", "events"):
+            service = destination_service(arn) if arn is not None else None
+            if service == "s3" and which == "OnSuccess":
+                raise InvalidParameterValueException(
+                    f"The OnSuccess destination {arn!r} is not supported: an S3 bucket can only be an "
+                    "OnFailure destination.")
+            if arn is not None and service not in ("sqs", "sns", "lambda", "events", "s3"):
                 raise InvalidParameterValueException(
                     f"The {which} destination {arn!r} is not supported: use an SQS queue, an SNS topic, a "
-                    "Lambda function or an EventBridge event bus ARN.")
+                    "Lambda function, an EventBridge event bus or (on failure) an S3 bucket ARN.")
 
 
 def destination_service(arn):
@@ -74,6 +81,19 @@ def destination_service(arn):
 
 def _timestamp(epoch):
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def record_key(prefix, epoch):
+    """The key of an invocation record in an S3 destination, as Lambda names it: ``prefix`` is
+    ``aws/lambda/async/FUNCTION`` for an asynchronous invocation ("Capturing records of Lambda
+    asynchronous invocations") or ``aws/lambda/ESM-UUID/SHARD-ID`` for a stream's discarded batch
+    ("Retaining discarded batch records"), then ``YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<random UUID>``.
+
+    >>> record_key("aws/lambda/async/orders", 0)[:-36]
+    'aws/lambda/async/orders/1970/01/01/1970-01-01T00.00.00-'
+    """
+    moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+    return f"{prefix}/{moment:%Y/%m/%d}/{moment:%Y-%m-%dT%H.%M.%S}-{uuid.uuid4()}"
 
 
 def invocation_record(request, *, function_arn, condition, attempts, result=None, epoch):
@@ -247,11 +267,14 @@ class AsyncQueue:
         name = request.function_name
         delivered = False
         if settings.on_failure:
+            epoch = (result.end_time if result else 0) or time.time()
             record = invocation_record(request, function_arn=self._function_arn(name), condition=condition,
                                        attempts=request.attempt if result is not None else request.attempt - 1,
-                                       result=result, epoch=(result.end_time if result else 0) or time.time())
+                                       result=result, epoch=epoch)
+            key = record_key(f"aws/lambda/async/{name}", epoch) \
+                if destination_service(settings.on_failure) == "s3" else None
             delivered |= self._send(name, request, settings.on_failure, record, None, "destination",
-                                    condition=condition)
+                                    condition=condition, key=key)
         dlq = getattr(config, "dead_letter_target_arn", None)
         if dlq:
             attributes = {"RequestID": ("String", request.request_id),
@@ -263,9 +286,13 @@ class AsyncQueue:
                                 request.request_id, condition=condition, attempts=request.attempt)
         self._done(key)
 
-    def _send(self, name, request, arn, message, attributes, kind, **details):
+    def _send(self, name, request, arn, message, attributes, kind, key=None, **details):
         try:
-            self._deliver(arn, message, attributes)
+            if key is not None:
+                self._deliver(arn, message, attributes, key=key)
+                details["key"] = key
+            else:
+                self._deliver(arn, message, attributes)
         except Exception as exc:
             self._record.append("delivery_failed", name, request.request_id, target=arn,
                                 error=f"{type(exc).__name__}: {exc}", via=kind, **details)

@@ -111,6 +111,28 @@ def test_destinations_receive_lambdas_records(kind, make_lab):
     assert failure["responsePayload"]["errorType"] == "ValueError"
 
 
+def test_an_s3_bucket_takes_failures_only_as_an_object_under_lambdas_key(make_lab):
+    from lambdalab_ext import InvalidParameterValueException
+    lab = make_lab("process", clock=VirtualClock())
+    s3 = lab.aws.client("s3")
+    s3.create_bucket(Bucket="async-failures")
+    fn = lab.deploy("judge", "def handler(event, context):\n    raise ValueError('bad')\n", memory_mb=256)
+    with pytest.raises(InvalidParameterValueException, match="only be an OnFailure destination"):
+        fn.put_event_invoke_config(on_success="arn:aws:s3:::async-failures")
+    fn.put_event_invoke_config(maximum_retry_attempts=0, on_failure="arn:aws:s3:::async-failures")
+    bad = fn.invoke({"ok": False}, invocation_type="Event")
+    assert lab.async_queue.wait_idle(120)
+    [listed] = s3.list_objects_v2(Bucket="async-failures")["Contents"]
+    # aws/lambda/async/<function-name>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>
+    parts = listed["Key"].split("/")
+    assert parts[:4] == ["aws", "lambda", "async", "judge"] and len(parts) == 8
+    assert parts[7][:10] == "-".join(parts[4:7])
+    record = json.loads(s3.get_object(Bucket="async-failures", Key=listed["Key"])["Body"].read())
+    assert record["requestContext"]["requestId"] == bad.request_id
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestPayload"] == {"ok": False} and record["responsePayload"]["errorType"] == "ValueError"
+
+
 def test_shutdown_says_how_many_events_were_still_queued(make_lab, capsys):
     lab = make_lab("process", clock=VirtualClock())
     fn = lab.deploy("down", "def handler(e, c):\n    raise RuntimeError('x')\n")

@@ -157,7 +157,8 @@ def test_limits_and_configuration_are_lambdas():
     with pytest.raises(RequestEntityTooLargeException):
         h.queue.submit(InvocationRequest.make("fn", b"x" * (1024 * 1024 + 1), invocation_type="Event"))
     for bad in ({"maximum_retry_attempts": 3}, {"maximum_event_age_s": 59}, {"maximum_event_age_s": 21601},
-                {"on_failure": "arn:aws:s3:::bucket"}):
+                {"on_success": "arn:aws:s3:::bucket"},    # S3 takes failures only
+                {"on_failure": "arn:aws:kinesis:us-east-1:123456789012:stream/s"}):
         with pytest.raises(InvalidParameterValueException):
             EventInvokeConfig(**bad)
 

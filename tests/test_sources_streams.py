@@ -175,6 +175,32 @@ def test_bisect_isolates_the_poison_record_and_retry_limit_sends_it_to_the_on_fa
     assert "Records" not in record          # metadata only: the records stay in the stream
 
 
+def test_an_s3_on_failure_destination_gets_the_record_and_the_batch_under_lambdas_key(vlab):
+    kinesis, arn = _kinesis(vlab)
+    s3 = vlab.aws.client("s3")
+    s3.create_bucket(Bucket="failed-batches")
+    vlab.deploy("reader", KINESIS_HANDLER, memory_mb=FAST)
+    mapping = Mapping(vlab, "reader", arn, BatchSize=8, MaximumRetryAttempts=0,
+                      DestinationConfig={"OnFailure": {"Destination": "arn:aws:s3:::failed-batches"}})
+    kinesis.put_record(StreamName="orders", Data=b"poison", PartitionKey="k")
+    vlab.clock.advance(1)
+    vlab.clock.advance(5)
+    [listed] = s3.list_objects_v2(Bucket="failed-batches")["Contents"]
+    # aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>
+    parts = listed["Key"].split("/")
+    assert parts[:4] == ["aws", "lambda", mapping.poller.uuid, "shardId-000000000000"] and len(parts) == 8
+    day, stamp = "/".join(parts[4:7]), parts[7]
+    assert stamp[:10] == day.replace("/", "-") and stamp[10] == "T" and stamp[13] == stamp[16] == "."
+    uuid.UUID(stamp[20:])
+    record = json.loads(s3.get_object(Bucket="failed-batches", Key=listed["Key"])["Body"].read())
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["KinesisBatchInfo"]["batchSize"] == 1
+    [sent] = json.loads(record["payload"])["Records"]     # only S3 gets the batch itself, as text
+    assert base64.b64decode(sent["kinesis"]["data"]) == b"poison"
+    [delivered] = vlab.record.events(kind="destination", function="reader")
+    assert delivered["key"] == listed["Key"]
+
+
 def test_a_partial_batch_response_checkpoints_at_the_lowest_failed_record(vlab):
     kinesis, arn = _kinesis(vlab)
     vlab.deploy("reader", KINESIS_HANDLER, memory_mb=FAST)

@@ -3,8 +3,9 @@
 Destinations ("Retaining records of asynchronous invocations", Lambda Developer Guide): an SQS queue
 or an SNS topic gets the invocation record as its message, a Lambda function gets it as the event
 of an asynchronous invocation, an EventBridge bus gets it as ``detail`` with source ``lambda`` and
-detail-type "Lambda Function Invocation Result - Success" (or "- Failure"). A dead-letter queue (SQS
-or SNS) gets the event itself, with ``RequestID``, ``ErrorCode`` and ``ErrorMessage`` attributes.
+detail-type "Lambda Function Invocation Result - Success" (or "- Failure"), an S3 bucket (on failure
+only) gets it as a JSON object under a key Lambda names (``async_queue.record_key``). A dead-letter queue (SQS or
+SNS) gets the event itself, with ``RequestID``, ``ErrorCode`` and ``ErrorMessage`` attributes.
 """
 
 import json
@@ -25,7 +26,8 @@ class Deliverer:
             self._clients[key] = self.aws.client(service, region_name=region)
         return self._clients[key]
 
-    def __call__(self, arn, message, attributes=None):
+    def __call__(self, arn, message, attributes=None, *, key=None):
+        """Send ``message`` to ``arn``; an S3 destination needs the object's ``key`` (``async_queue.record_key``)."""
         parts = arn.split(":")
         if len(parts) < 6 or parts[0] != "arn":
             raise ValueError(f"not an ARN: {arn!r}")
@@ -58,5 +60,10 @@ class Deliverer:
             out = self._client("events", region).put_events(Entries=[entry])
             if out.get("FailedEntryCount"):
                 raise RuntimeError(f"EventBridge refused the record: {out['Entries']}")
+        elif service == "s3":
+            if key is None:
+                raise ValueError(f"an S3 destination needs the record's key: {arn}")
+            self._client("s3", region or None).put_object(Bucket=resource, Key=key, Body=body.encode(),
+                                                          ContentType="application/json")
         else:
             raise ValueError(f"{service} is not a destination Lambda supports: {arn}")

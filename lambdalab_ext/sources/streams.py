@@ -15,8 +15,10 @@ mappings"):
 - ``BisectBatchOnFunctionError`` splits a failed batch in two and retries each half; splitting does
   not consume the retry quota, so a poison record ends up alone in a batch of one.
 - ``MaximumRetryAttempts`` (0-10,000) and ``MaximumRecordAgeInSeconds`` (60-604,800) discard a batch
-  that cannot be processed; ``DestinationConfig.OnFailure`` (SQS or SNS) then gets a record of it
-  (metadata, not the records: ``DDBStreamBatchInfo`` / ``KinesisBatchInfo``), and the shard goes on.
+  that cannot be processed; ``DestinationConfig.OnFailure`` then gets a record of it, and the shard
+  goes on: an SQS queue or SNS topic gets metadata, not the records (``DDBStreamBatchInfo`` /
+  ``KinesisBatchInfo``); an S3 bucket gets the same with the batch itself as ``payload``, in an object
+  named ``aws/lambda/ESM-UUID/SHARD-ID/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<UUID>``.
 - ``FunctionResponseTypes=["ReportBatchItemFailures"]``: the response's ``batchItemFailures``
   checkpoints the shard at the lowest failed sequence number: only records from it on are retried.
 - ``ParallelizationFactor`` (1-10): a shard's records are split by partition key (Kinesis) or item key
@@ -39,6 +41,7 @@ import threading
 import time
 import uuid
 
+from ..async_queue import record_key
 from ..errors import InvalidParameterValueException, TooManyRequestsException
 from .mappings import SourceKind, register_source_kind
 
@@ -110,8 +113,8 @@ def validate(options, arn):
     failure = ((config["DestinationConfig"] or {}).get("OnFailure") or {}).get("Destination")
     if failure is not None:
         service = failure.split(":")[2] if failure.count(":") >= 5 else ""
-        if service not in ("sqs", "sns"):
-            _invalid(f"The OnFailure destination {failure!r} must be an SQS queue or an SNS topic ARN.")
+        if service not in ("sqs", "sns", "s3"):
+            _invalid(f"The OnFailure destination {failure!r} must be an SQS queue, an SNS topic or an S3 bucket ARN.")
     return config
 
 
@@ -507,7 +510,14 @@ class StreamPoller:
                        condition=condition)
         if target:
             try:
-                self._deliver(target, record, None)
+                if target.split(":")[2] == "s3":
+                    # Only an S3 destination gets the batch itself, as the event's JSON text.
+                    record["payload"] = json.dumps({"Records": [r.event for r in batch]})
+                    details["key"] = record_key(f"aws/lambda/{self.uuid}/{lane.shard.id}",
+                                                time.time() - (self._clock.now() - now))
+                    self._deliver(target, record, None, key=details["key"])
+                else:
+                    self._deliver(target, record, None)
             except Exception as exc:
                 self._record.append("delivery_failed", self.function_name, None, target=target,
                                     error=f"{type(exc).__name__}: {exc}", **details)
