@@ -43,7 +43,7 @@ KINDS = frozenset({
     "batch",                               # a batch handed to the function, and its outcome
     "batch_item_failures",                 # the items a ReportBatchItemFailures response returned
     "redrive",                             # a message moved to its queue's DLQ (maxReceiveCount)
-    "notification",                        # a push source (S3, SNS, EventBridge) matched and invoked
+    "notification",                        # a push source (S3, SNS, EventBridge) matched: invoked, or sent on
     "filtered",                            # a push or polled event that no filter let through
     "schedule",                            # an EventBridge schedule fired
     "recursion_stopped",                   # a recursive loop stopped (RecursiveInvocationsDropped)

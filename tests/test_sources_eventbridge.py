@@ -315,6 +315,72 @@ def test_moto_neither_runs_lambda_targets_nor_delivers_for_disabled_rules(make_l
     assert len(seen) == 1 and seen[0][2]["id"] == out["Entries"][0]["EventId"]
 
 
+def _queue(lab, name, **attributes):
+    sqs = lab.aws.client("sqs")
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    return sqs, url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def _bodies(sqs, url):
+    got = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not batch:
+            return got
+        got += [m["Body"] for m in batch]
+        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                        for i, m in enumerate(batch)])
+
+
+def test_sqs_and_sns_targets_get_the_event_or_their_input_as_aws_sends_it(make_lab):
+    # moto alone would send the whole event to an SQS target whatever its Input or InputPath, and
+    # has no SNS target at all.
+    lab = make_lab("process", clock=VirtualClock(start=MONDAY_2024))
+    ev = lab.aws.client("events")
+    sqs, whole_url, whole_arn = _queue(lab, "whole")
+    _, constant_url, constant_arn = _queue(lab, "constant")
+    _, path_url, path_arn = _queue(lab, "path")
+    _, fifo_url, fifo_arn = _queue(lab, "ordered.fifo", FifoQueue="true", ContentBasedDeduplication="true")
+    _, fanned_url, fanned_arn = _queue(lab, "fanned")
+    sns = lab.aws.client("sns")
+    topic = sns.create_topic(Name="orders")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=fanned_arn, Attributes={"RawMessageDelivery": "true"})
+    ev.put_rule(Name="orders", EventPattern=json.dumps({"source": ["shop"], "detail": {"total": [{"numeric": [">", 10]}]}}))
+    ev.put_targets(Rule="orders", Targets=[
+        {"Id": "whole", "Arn": whole_arn}, {"Id": "constant", "Arn": constant_arn, "Input": '{"kind": "big order"}'},
+        {"Id": "path", "Arn": path_arn, "InputPath": "$.detail"},
+        {"Id": "fifo", "Arn": fifo_arn, "SqsParameters": {"MessageGroupId": "orders"}},
+        {"Id": "topic", "Arn": topic, "InputTransformer": {"InputPathsMap": {"t": "$.detail.total"},
+                                                            "InputTemplate": '"total <t>"'}}])
+    out = ev.put_events(Entries=[{"Source": "shop", "DetailType": "order", "Detail": json.dumps({"total": 12})},
+                                 {"Source": "shop", "DetailType": "order", "Detail": json.dumps({"total": 3})}])
+    assert out["FailedEntryCount"] == 0
+    [whole] = _bodies(sqs, whole_url)
+    assert json.loads(whole)["id"] == out["Entries"][0]["EventId"] and json.loads(whole)["detail"] == {"total": 12}
+    assert [json.loads(b) for b in _bodies(sqs, constant_url)] == [{"kind": "big order"}]
+    assert [json.loads(b) for b in _bodies(sqs, path_url)] == [{"total": 12}]
+    assert [json.loads(b)["detail"] for b in _bodies(sqs, fifo_url)] == [{"total": 12}]
+    assert _bodies(sqs, fanned_url) == ['"total 12"']
+    sent = lab.record.events(kind="notification")
+    assert sorted(e["target_id"] for e in sent) == ["constant", "fifo", "path", "topic", "whole"]
+    assert len(lab.record.events(kind="filtered")) == 5        # the order of 3, once per target
+
+    # A schedule sends its Scheduled Event to a queue target at each moment of the lab clock.
+    ev.put_rule(Name="every-minute", ScheduleExpression="rate(1 minute)")
+    ev.put_targets(Rule="every-minute", Targets=[{"Id": "q", "Arn": whole_arn}])
+    lab.clock.advance(180)
+    events = [json.loads(b) for b in _bodies(sqs, whole_url)]
+    assert [e["detail-type"] for e in events] == ["Scheduled Event"] * 3
+    assert [e["time"] for e in events] == ["2024-01-01T00:01:00Z", "2024-01-01T00:02:00Z", "2024-01-01T00:03:00Z"]
+
+    # A queue that is gone is a failed delivery, recorded; the rule's other targets still get theirs.
+    sqs.delete_queue(QueueUrl=constant_url)
+    ev.put_events(Entries=[{"Source": "shop", "DetailType": "order", "Detail": json.dumps({"total": 50})}])
+    [failed] = lab.record.events(kind="delivery_failed")
+    assert failed["target"] == constant_arn and "NonExistentQueue" in failed["error"]
+    assert [json.loads(b) for b in _bodies(sqs, path_url)] == [{"total": 50}]
+
+
 def test_events_moto_puts_on_a_bus_itself_reach_the_functions_once(make_lab):
     # An event bus as a rule's target, and S3's EventBridge notifications: moto hands these to the
     # rules in-process, never through the endpoint.

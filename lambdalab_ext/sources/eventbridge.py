@@ -1,8 +1,9 @@
-"""Amazon EventBridge rules and schedules that target the lab's functions, as EventBridge runs them.
+"""Amazon EventBridge rules and schedules that target the lab's functions, SQS queues and SNS topics,
+as EventBridge runs them.
 
 Rules are configured through the embedded EventBridge exactly as on AWS (``PutRule`` with an
-``EventPattern`` and/or a ``ScheduleExpression``, ``PutTargets`` with a function's ARN and an
-optional ``Input``, ``InputPath`` or ``InputTransformer``, ``EnableRule`` / ``DisableRule`` /
+``EventPattern`` and/or a ``ScheduleExpression``, ``PutTargets`` with a function's, a queue's or a
+topic's ARN and an optional ``Input``, ``InputPath`` or ``InputTransformer``, ``EnableRule`` / ``DisableRule`` /
 ``DeleteRule``, on the default bus or a custom one). moto stores them and answers the API; this
 source keeps its own view of the rules from the calls it observes on the lab's endpoint (moto's
 backends are shared by every lab of the process, the view is this lab's alone, and it needs the
@@ -13,7 +14,9 @@ same calls anyway to arm and cancel schedules), and then:
   ``region``, ``resources``, ``detail`` as an object), is matched against the bus's enabled rules
   (``lambdalab_ext.sources.patterns``), and each matching function target is invoked
   asynchronously (``source="events"``, ``source_arn`` = the rule's ARN), as EventBridge invokes
-  Lambda. A rule whose pattern does not match records ``filtered`` for its function targets.
+  Lambda; an SQS or SNS target gets the same payload as its message (``SqsParameters.MessageGroupId``
+  for a FIFO queue), recorded as ``notification`` with the target's ARN. A rule whose pattern does not
+  match records ``filtered`` for each of these targets.
   Events moto puts on a bus itself, without the endpoint (an event bus as a rule's target, S3's
   EventBridge notifications, replays), reach the same rules; ``put_event()`` is the way in for
   another source.
@@ -32,8 +35,9 @@ real invocations, each at its own moment.
 What moto would do itself is neutralised, and pinned by tests: moto raises ``NotImplementedError``
 for a Lambda target on ``PutEvents`` (so the whole call failed), delivers to the targets of disabled
 rules, lets a schedule-only rule match every event, accepts malformed patterns and schedules, and
-answers ``TestEventPattern`` with nothing. Its rules keep delivering to their other targets (SQS,
-logs...), now with AWS's matching.
+answers ``TestEventPattern`` with nothing, sends the whole event to an SQS target whatever its
+``Input`` or ``InputPath``, and has no SNS target. Its rules keep delivering to their other targets (log
+groups, archives, event buses), now with AWS's matching.
 
 >>> ev = lab.aws.client("events")                                                      # doctest: +SKIP
 >>> ev.put_rule(Name="nightly", ScheduleExpression="cron(0 2 * * ? *)")                # doctest: +SKIP
@@ -479,6 +483,14 @@ def is_lambda_arn(arn):
     return len(parts) >= 7 and parts[0] == "arn" and parts[2] == "lambda" and parts[5] == "function"
 
 
+def is_lab_target(arn):
+    """A target this source delivers itself: a function, an SQS queue or an SNS topic (moto ignores a
+    target's ``Input`` and ``InputPath``, and has no SNS target); moto keeps log groups, archives and
+    event buses."""
+    parts = str(arn or "").split(":")
+    return is_lambda_arn(arn) or (len(parts) >= 6 and parts[0] == "arn" and parts[2] in ("sqs", "sns"))
+
+
 def _iso(value):
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return datetime.datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -502,10 +514,11 @@ def _patch_events_models(models):
 
     def send_to_targets_as_aws(self, original_event, transform_input=True):
         # AWS delivers nothing for a disabled rule, and a schedule-only rule matches no event; the
-        # lab invokes Lambda targets itself (moto raises NotImplementedError on them).
+        # lab invokes Lambda targets itself (moto raises NotImplementedError on them), and sends to
+        # SQS and SNS targets itself (``is_lab_target``).
         if self.state != "ENABLED" or not self.event_pattern.get_pattern():
             return None
-        functions = [t for t in self.targets if is_lambda_arn(t.get("Arn"))]
+        functions = [t for t in self.targets if is_lab_target(t.get("Arn"))]
         if functions and not getattr(_moto_thread, "observed", False) \
                 and self.event_pattern.matches_event(original_event):
             for source in list(_sources):
@@ -517,7 +530,7 @@ def _patch_events_models(models):
             return None
         if functions:
             self = copy.copy(self)
-            self.targets = [t for t in self.targets if not is_lambda_arn(t.get("Arn"))]
+            self.targets = [t for t in self.targets if not is_lab_target(t.get("Arn"))]
         return send_to_targets(self, original_event, transform_input)
     models.Rule.send_to_targets = send_to_targets_as_aws
 
@@ -654,7 +667,7 @@ class EventBridgeSource:
 
     def __init__(self, *, aws, service, async_queue, clock, record, region, account_id):
         install_moto_patches()
-        self.service, self.async_queue, self.clock, self.record = service, async_queue, clock, record
+        self.aws, self.service, self.async_queue, self.clock, self.record = aws, service, async_queue, clock, record
         self.region, self.account_id = region, account_id
         self.time = LabTime(clock)
         self._lock = threading.RLock()
@@ -779,7 +792,7 @@ class EventBridgeSource:
         with self._lock:
             return [(r, list(r.targets.values())) for r in self._rules.values()
                     if r.region == region and r.bus == bus and r.enabled and r.pattern is not None
-                    and any(is_lambda_arn(t.get("Arn")) for t in r.targets.values())]
+                    and any(is_lab_target(t.get("Arn")) for t in r.targets.values())]
 
     def put_event(self, event, *, bus="default", region=None, trace=None, event_id=None, problem=None):
         """Match an event in EventBridge's shape against this lab's enabled rules on ``bus`` and
@@ -788,14 +801,14 @@ class EventBridgeSource:
         region = region or self.region
         event_id = event_id or (event or {}).get("id")
         for rule, targets in self._function_rules(region, bus):
-            functions = [t for t in targets if is_lambda_arn(t.get("Arn"))]
+            targets = [t for t in targets if is_lab_target(t.get("Arn"))]
             if problem is None and rule.pattern.matches(event):
-                for target in functions:
+                for target in targets:
                     self._deliver(rule, target, event, trace=trace, event_id=event_id)
             else:
-                for target in functions:
-                    self.record.append("filtered", _function_name(target["Arn"]), None, source="events",
-                                       rule=rule.name, rule_arn=rule.arn, event_id=event_id,
+                for target in targets:
+                    self.record.append("filtered", _target_function(target), None, source="events",
+                                       rule=rule.name, rule_arn=rule.arn, event_id=event_id, target=target["Arn"],
                                        reason=problem or "the rule's event pattern does not match the event")
 
     def _moto_delivered(self, moto_rule, moto_event):
@@ -806,7 +819,7 @@ class EventBridgeSource:
             rule = self._rules.get(key)
             if self._closed or rule is None or not rule.enabled or rule.pattern is None:
                 return
-            functions = [t for t in rule.targets.values() if is_lambda_arn(t.get("Arn"))]
+            functions = [t for t in rule.targets.values() if is_lab_target(t.get("Arn"))]
         moment = moto_event.get("time")
         if isinstance(moment, str):
             moment = _epoch(moment)
@@ -871,12 +884,13 @@ class EventBridgeSource:
             rule.call = None
             # The next moment first: whatever happens to this firing, the schedule goes on.
             self._arm_at(rule, rule.schedule.next_after(moment))
-            targets = [t for t in rule.targets.values() if is_lambda_arn(t.get("Arn"))]
+            targets = [t for t in rule.targets.values() if is_lab_target(t.get("Arn"))]
         event_id = str(uuid.uuid4())
         event = rule_events.schedule(rule=rule.name, region=rule.region, account=self.account_id, time=moment,
                                      event_id=event_id)
         self.record.append("schedule", None, None, rule=rule.name, rule_arn=rule.arn, expression=rule.expression,
-                           time=event["time"], event_id=event_id, targets=[_function_name(t["Arn"]) for t in targets])
+                           time=event["time"], event_id=event_id,
+                           targets=[_target_function(t) or t["Arn"] for t in targets])
         started = [self._deliver(rule, target, event, event_id=event_id) for target in targets]
         if self.clock.virtual and any(started):
             # Advancing a virtual clock runs what falls due in this thread; the asynchronous queue
@@ -888,14 +902,18 @@ class EventBridgeSource:
         longest = 0
         for target in targets:
             try:
-                longest = max(longest, self.service.get(_function_name(target["Arn"])).config.timeout_s)
+                longest = max(longest, self.service.get(_target_function(target)).config.timeout_s)
             except Exception:
                 pass
         return longest + _WAIT_MARGIN_S
 
     # -- delivery ----------------------------------------------------------------------------------
     def _deliver(self, rule, target, event, *, event_id, trace=None):
-        """Invoke one function target asynchronously, as EventBridge does; True if it was queued."""
+        """Invoke one function target asynchronously, as EventBridge does, or send to an SQS or SNS
+        target; True if a function's invocation was queued."""
+        if not is_lambda_arn(target["Arn"]):
+            self._send(rule, target, event, event_id=event_id)
+            return False
         name = _function_name(target["Arn"])
         region, account = target["Arn"].split(":")[3:5]
         if region != self.region or account != self.account_id:
@@ -922,12 +940,47 @@ class EventBridgeSource:
             return False
         return True
 
+    def _send(self, rule, target, event, *, event_id):
+        """The event (or the target's Input, InputPath or InputTransformer of it) as the message of
+        an SQS queue (``SqsParameters.MessageGroupId`` for a FIFO queue) or an SNS topic."""
+        arn = target["Arn"]
+        details = dict(source="events", rule=rule.name, rule_arn=rule.arn, event_id=event_id, target=arn,
+                       target_id=target.get("Id"))
+        try:
+            payload = target_payload(target, event, rule_arn=rule.arn, rule_name=rule.name,
+                                     ingestion_time=self.time.datetime().strftime("%Y-%m-%dT%H:%M:%SZ"))
+        except TargetInputError as exc:
+            self.record.append("filtered", None, None, reason=str(exc), **details)
+            return
+        service, region, account, resource = arn.split(":", 5)[2:6]
+        try:
+            if service == "sqs":
+                sqs = self.aws.client("sqs", region_name=region)
+                url = sqs.get_queue_url(QueueName=resource, QueueOwnerAWSAccountId=account)["QueueUrl"]
+                extra = {}
+                group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+                if group:
+                    extra["MessageGroupId"] = group
+                sqs.send_message(QueueUrl=url, MessageBody=payload, **extra)
+            else:
+                self.aws.client("sns", region_name=region).publish(TopicArn=arn, Message=payload)
+        except Exception as exc:     # no such queue or topic: EventBridge counts a FailedInvocation
+            self.record.append("delivery_failed", None, None, via="events", error=f"{type(exc).__name__}: {exc}",
+                               **{k: v for k, v in details.items() if k != "source"})
+            return
+        self.record.append("notification", None, None, **details)
+
     def __repr__(self):
         return f"<EventBridgeSource: {len(self._rules)} rules>"
 
 
 def _function_name(arn):
     return str(arn).split(":")[6]
+
+
+def _target_function(target):
+    """The function a target names, or None for another kind of target."""
+    return _function_name(target["Arn"]) if is_lambda_arn(target.get("Arn")) else None
 
 
 _MOTO_FIXED_ID = "17793124-05d4-b198-2fde-7ededc63b103"      # the id moto gives every S3 event
