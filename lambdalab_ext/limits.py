@@ -26,6 +26,9 @@ MB_PER_VCPU = 1_769                      # 1,769 MB of memory = one vCPU
 PIDS_LIMIT = 1_024                       # processes and threads in one execution environment
 FILE_DESCRIPTORS = 1_024
 MAX_LAYERS = 5
+# -- deployment packages ("Lambda quotas") ------------------------------------------------------------
+PACKAGE_ZIPPED_MAX_BYTES = 50 * 1024 * 1024          # a .zip uploaded directly (CreateFunction)
+PACKAGE_UNZIPPED_MAX_BYTES = 262_144_000             # code and every layer, unzipped (250 MB)
 CLIENT_CONTEXT_MAX_BYTES = 3_583         # the ClientContext JSON, before base64
 
 # -- payloads ("Invoke"; measured) ------------------------------------------------------------------
