@@ -24,7 +24,16 @@ from .limits import (EPHEMERAL_MAX_MB, EPHEMERAL_MIN_MB, ENV_MAX_BYTES, MEMORY_M
 from .limits import FUNCTION_NAME_RE as _NAME_RE
 
 MODULE_NAME = "lambda_function"   # the module name the Lambda console gives a new Python function
-RUNTIME_CLIENTS = ("lambdalab", "awslambdaric")
+RUNTIME_CLIENTS = ("lambdalab", "awslambdaric", "provided", "node")
+# Node.js runtimes: lambdalab's own Node.js runtime client (runtime/guest/bootstrap.js) runs the
+# environment's Node.js (Debian's: 18 in the offline image) whichever of these the function names.
+NODE_RUNTIMES = ("nodejs22.x", "nodejs20.x", "nodejs18.x")
+NODE_MODULE_NAME = "index"          # the file the Lambda console gives a new Node.js function
+_JS_NAME_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+# OS-only runtimes: the package's own ``bootstrap`` executable is the runtime ("Building a custom
+# runtime for AWS Lambda"); the lab runs it on the same image.
+CUSTOM_RUNTIMES = ("provided.al2023", "provided.al2")
+BOOTSTRAP = "bootstrap"
 
 # Keys Lambda sets itself and refuses in a function's configuration (Lambda Developer Guide,
 # "Defined runtime environment variables": reserved keys).
@@ -36,7 +45,10 @@ RESERVED_ENV_KEYS = frozenset({
     "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
 })
 
-_RUNTIME_RE = re.compile(r"python3\.[0-9]{1,2}")
+_RUNTIME_RE = re.compile(r"python3\.[0-9]{1,2}|provided\.al2023|provided\.al2|nodejs(22|20|18)\.x")
+_CUSTOM_HANDLER_RE = re.compile(r"[^\s]+")          # CreateFunction's Handler pattern
+# CreateFunction's Role pattern (Lambda API Reference, CreateFunction: Role).
+_ROLE_RE = re.compile(r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
 HANDLER_MAX_CHARS = 128
 
 
@@ -84,6 +96,16 @@ class FunctionConfiguration:
     dead_letter_target_arn: str | None = None        # DeadLetterConfig: an SQS queue or SNS topic ARN
     event_invoke_config: object | None = None        # an async_queue.EventInvokeConfig
     recursive_loop: str = "Terminate"                # PutFunctionRecursionConfig: "Terminate" or "Allow"
+    role: str | None = None                          # Role: the execution role's ARN (None: the lab's default)
+    # The deployment package beyond the cell: requirements installed into it (``packaging``), and
+    # layer versions (their ARNs, in order) with the /opt tree the lab built of them.
+    requirements: tuple = ()
+    layers: tuple = ()
+    opt_dir: str | None = None
+    # PackageType "Image": the code is a container image (``packaging.images.FunctionImage``), whose
+    # CMD is the handler; ``source`` is then empty.
+    package_type: str = "Zip"
+    image: object | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not _NAME_RE.fullmatch(self.name):
@@ -91,12 +113,27 @@ class FunctionConfiguration:
                      "or underscores.")
         if not isinstance(self.source, str) or not _utf8(self.source):
             _invalid("The function's code must be Python source text (encodable as UTF-8).")
-        if not isinstance(self.handler, str) or not self.handler.isidentifier() or keyword.iskeyword(self.handler):
+        if self.package_type not in ("Zip", "Image") or (self.package_type == "Image") != (self.image is not None):
+            _invalid("PackageType is Zip (code) or Image (a container image).")
+        if self.package_type == "Image":
+            pass                           # the image's CMD is the handler
+        elif self.node_runtime:
+            if not isinstance(self.handler, str) or not _JS_NAME_RE.fullmatch(self.handler):
+                _invalid(f"Handler {self.handler!r} is not a JavaScript export name (exports.{self.handler}).")
+            object.__setattr__(self, "runtime_client", "node")
+        elif self.custom_runtime:
+            # The handler means whatever the bootstrap makes of it (it reads _HANDLER).
+            if not isinstance(self.handler, str) or not _CUSTOM_HANDLER_RE.fullmatch(self.handler):
+                _invalid(f"1 validation error detected: Value '{self.handler}' at 'handler' failed to satisfy "
+                         "constraint: Member must satisfy regular expression pattern: [^\\s]+")
+            object.__setattr__(self, "runtime_client", "provided")
+        elif not isinstance(self.handler, str) or not self.handler.isidentifier() or keyword.iskeyword(self.handler):
             _invalid(f"Handler {self.handler!r} is not a Python function name.")
         if len(self.handler_string) > HANDLER_MAX_CHARS:
             _invalid(f"Handler {self.handler_string!r} is longer than Lambda's {HANDLER_MAX_CHARS} characters.")
         if not isinstance(self.runtime, str) or not _RUNTIME_RE.fullmatch(self.runtime):
-            _invalid(f"Runtime {self.runtime!r} is not a Python runtime (python3.x).")
+            _invalid(f"Runtime {self.runtime!r} is not a runtime of the lab: python3.x, or "
+                     f"{' or '.join(CUSTOM_RUNTIMES)} for a custom runtime (the package's bootstrap).")
         object.__setattr__(self, "memory_mb", _whole_number(self.memory_mb, "MemorySize"))
         if not MEMORY_MIN_MB <= self.memory_mb <= MEMORY_MAX_MB:
             _invalid(f"MemorySize {self.memory_mb} MB is out of range: Lambda accepts "
@@ -112,13 +149,18 @@ class FunctionConfiguration:
                      f"{EPHEMERAL_MIN_MB}-{EPHEMERAL_MAX_MB:,} MB.")
         if self.architecture not in ("x86_64", "arm64"):
             _invalid(f"Architecture {self.architecture!r} is not valid: use 'x86_64' or 'arm64'.")
-        if self.runtime_client not in RUNTIME_CLIENTS:
-            _invalid(f"runtime_client {self.runtime_client!r} is not one of {RUNTIME_CLIENTS}.")
+        if self.runtime_client not in RUNTIME_CLIENTS or (self.runtime_client == "provided") != self.custom_runtime \
+                or (self.runtime_client == "node") != self.node_runtime:
+            _invalid(f"runtime_client {self.runtime_client!r} is not one of {RUNTIME_CLIENTS[:2]} for a Python "
+                     "runtime ('provided' comes with a provided.al2023 runtime).")
         self._check_async()
         if self.recursive_loop not in ("Terminate", "Allow"):
             _invalid(f"1 validation error detected: Value '{self.recursive_loop}' at 'recursiveLoop' failed to "
                      "satisfy constraint: Member must satisfy enum value set: [Terminate, Allow]")
         self._check_environment()
+        if self.role is not None and (not isinstance(self.role, str) or not _ROLE_RE.fullmatch(self.role)):
+            _invalid(f"1 validation error detected: Value '{self.role}' at 'role' failed to satisfy constraint: "
+                     f"Member must satisfy regular expression pattern: {_ROLE_RE.pattern}")
         if self.reserved_concurrency is not None:
             object.__setattr__(self, "reserved_concurrency",
                                _whole_number(self.reserved_concurrency, "ReservedConcurrentExecutions"))
@@ -171,32 +213,101 @@ class FunctionConfiguration:
         object.__setattr__(self, "environment", env)
 
     @property
+    def node_runtime(self):
+        """A Node.js runtime: the source is JavaScript (``index.js``, ``exports.handler``)."""
+        return self.runtime in NODE_RUNTIMES
+
+    @property
+    def custom_runtime(self):
+        """An OS-only runtime: the package's ``bootstrap`` is the runtime."""
+        return self.runtime in CUSTOM_RUNTIMES
+
+    @property
     def handler_string(self):
-        """The ``Handler`` setting as Lambda stores it: ``module.function``."""
-        return f"{MODULE_NAME}.{self.handler}"
+        """The ``Handler`` setting as Lambda stores it: ``module.function`` (as given, for a custom
+        runtime; the image's CMD for a container image)."""
+        if self.image is not None:
+            return self.image.handler
+        if self.node_runtime:
+            return f"{NODE_MODULE_NAME}.{self.handler}"
+        return self.handler if self.custom_runtime else f"{MODULE_NAME}.{self.handler}"
 
     @property
     def code_sha256(self):
-        return hashlib.sha256(self.source.encode()).hexdigest()
+        """The hash of the package's content: the cell's source and the requirements installed with it."""
+        if self.image is not None:
+            return self.image.image_id.split(":")[-1]
+        shape = self.source if not self.requirements else self.source + "\0" + "\0".join(sorted(self.requirements))
+        return hashlib.sha256(shape.encode()).hexdigest()
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
 
 
 def package_code(config, root):
-    """Write the function's code package (what Lambda unpacks into /var/task) under ``root``.
+    """Write the function's code package (what Lambda unpacks into /var/task) under ``root``: the
+    cell as ``lambda_function.py``, and the packages its requirements install beside it, as a .zip
+    built by Lambda's instructions holds them (``packaging.dependencies``, installed once and cached).
 
-    One folder per code hash, so environments started from older code keep theirs until they are
-    reclaimed. Files are world-readable: the sandbox user (uid 993) is not the owner.
+    One folder per package hash, so environments started from older code keep theirs until they are
+    reclaimed. Files are world-readable: the sandbox user (uid 993) is not the owner. The package and
+    the function's layers must stay under 250 MB unzipped, as Lambda refuses more.
     """
     folder = os.path.join(root, "code", f"{config.name}-{config.code_sha256[:16]}")
-    path = os.path.join(folder, f"{MODULE_NAME}.py")
+    if config.image is not None:       # the code is in the image: nothing to write
+        os.makedirs(folder, mode=0o755, exist_ok=True)
+        return folder
+    path = os.path.join(folder, BOOTSTRAP if config.custom_runtime else
+                        f"{NODE_MODULE_NAME}.js" if config.node_runtime else f"{MODULE_NAME}.py")
     if not os.path.exists(path):
         os.makedirs(folder, mode=0o755, exist_ok=True)
         os.chmod(folder, 0o755)
+        if config.requirements:
+            from .packaging import install_requirements
+            _copy_tree(install_requirements(list(config.requirements)), folder)
         tmp = path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(config.source)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o755 if config.custom_runtime else 0o644)   # a bootstrap is executed
         os.replace(tmp, path)
+    package_sizes(config, folder)
     return folder
+
+
+def package_sizes(config, code_dir):
+    """``{"zipped": bytes, "unzipped": bytes, "layers_unzipped": bytes}`` of the function's package
+    (measured once per package folder), after Lambda's 250 MB check of code and layers together."""
+    import json
+    from .packaging import check_package, package_size
+    from .packaging.sizes import unzipped_size
+    record = code_dir.rstrip(os.sep) + ".size.json"       # beside the package, not in it
+    try:
+        with open(record) as f:
+            sizes = json.load(f)
+    except (OSError, ValueError):
+        zipped, unzipped = package_size([code_dir])
+        sizes = {"zipped": zipped, "unzipped": unzipped}
+        tmp = f"{record}.{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(sizes, f)
+        os.replace(tmp, record)
+    layers = 0
+    if config.opt_dir:
+        layers = unzipped_size([config.opt_dir])
+    check_package(sizes["unzipped"] + layers)
+    return {**sizes, "layers_unzipped": layers}
+
+
+def _copy_tree(source, target):
+    """``source``'s files into ``target``: hard links where the filesystem allows, copies elsewhere."""
+    import shutil
+
+    def link(src, dst):
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+    shutil.copytree(source, target, dirs_exist_ok=True, copy_function=link,
+                    ignore=shutil.ignore_patterns(".lambdalab-requirements.json"))
+    for folder, dirs, files in os.walk(target):
+        os.chmod(folder, 0o755)

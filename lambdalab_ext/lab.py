@@ -27,8 +27,8 @@ from .aws.deliver import Deliverer
 from .aws.endpoint import AWSEndpoint
 from .aws.lambda_api import LambdaAPI
 from .clock import RealClock
-from .errors import LabClosedError
-from .function import FunctionConfiguration
+from .errors import InvalidParameterValueException, LabClosedError
+from .function import CUSTOM_RUNTIMES, FunctionConfiguration
 from .limits import AWS_ENDPOINT_PORT, function_arn
 from .record import LabRecord
 from .request import InvocationRequest
@@ -320,7 +320,8 @@ class Lab:
 
     def deploy(self, name, source, handler="handler", *, memory_mb=128, timeout_s=3, env=None,
                ephemeral_storage_mb=512, reserved_concurrency=None, provisioned_concurrency=0,
-               runtime_client="lambdalab", architecture="x86_64", dead_letter_target_arn=None):
+               runtime_client="lambdalab", architecture="x86_64", dead_letter_target_arn=None, role=None,
+               requirements=None, layers=None, runtime="python3.11"):
         """Create (or replace) the function ``name`` from Python source text; returns a ``Function``.
 
         ``handler`` names the function in ``source`` (Lambda's handler setting becomes
@@ -330,8 +331,23 @@ class Lab:
         ``dead_letter_target_arn`` (an SQS queue or SNS topic) receives asynchronous events that
         failed for good (``DeadLetterConfig``); ``fn.put_event_invoke_config(...)`` sets retries,
         event age and destinations.
+        ``role`` is the execution role (``Role``): an IAM role's ARN or name, created through the
+        lab's IAM (``lab.aws.client("iam")`` or ``lab.iam.create_role``) with a trust policy for
+        ``lambda.amazonaws.com``; every AWS call of the function is authorized against it. Without
+        one, the function gets the lab's default role, which allows everything.
+        ``requirements`` (``"requests==2.32.3 pillow"``, a list, or a requirements.txt path) are
+        installed into the package as Lambda's build instructions install them (wheels for the
+        environments' platform, cached); ``layers`` (at most 5 ``NAME:VERSION`` or layer version
+        ARNs of ``publish_layer``) are extracted in order into ``/opt``.
+        ``runtime="provided.al2023"`` makes a custom runtime: ``source`` is then the package's
+        ``bootstrap`` executable (a script with its ``#!`` line), which must speak the Runtime API
+        itself; ``handler`` is whatever it reads from ``_HANDLER``.
         """
         self._check_open()
+        if role is not None and isinstance(role, str) and not role.startswith("arn:"):
+            role = f"arn:aws:iam::{self.account_id}:role/{role}"
+        if role is not None and getattr(self, "iam", None) is not None:
+            self.iam.check_role(role)   # InvalidParameterValueException, as CreateFunction answers
         # A new version of the code keeps the asynchronous settings, as UpdateFunctionCode does.
         previous = self.service.get(name).config if name in self.functions else None
         config = FunctionConfiguration(
@@ -339,13 +355,79 @@ class Lab:
             environment=dict(env) if isinstance(env, collections.abc.Mapping) else (env or {}),
             ephemeral_storage_mb=ephemeral_storage_mb,
             reserved_concurrency=reserved_concurrency, provisioned_concurrency=provisioned_concurrency,
-            runtime_client=runtime_client, architecture=architecture,
+            runtime_client="provided" if runtime in CUSTOM_RUNTIMES else runtime_client,
+            architecture=architecture, runtime=runtime,
             dead_letter_target_arn=dead_letter_target_arn or (previous and previous.dead_letter_target_arn),
-            event_invoke_config=previous.event_invoke_config if previous else None)
+            event_invoke_config=previous.event_invoke_config if previous else None, role=role,
+            **self._package(requirements, layers))
         self.service.put_function(config)
         fn = self.functions.get(name) or Function(self, name)
         self.functions[name] = fn
         return fn
+
+    def deploy_image(self, name, dockerfile, files=None, *, memory_mb=128, timeout_s=3, env=None,
+                     ephemeral_storage_mb=512, reserved_concurrency=None, provisioned_concurrency=0, role=None):
+        """A container-image function (``PackageType: Image``): ``dockerfile`` is built with ``files``
+        (name -> text or bytes) as its context, ``FROM ${LAMBDA_RUNTIME_IMAGE}`` (the lab's runtime
+        image, passed as that build argument), and its ``CMD`` names the handler. Docker backend only.
+
+        >>> fn = lab.deploy_image("img", "ARG LAMBDA_RUNTIME_IMAGE\nFROM ${LAMBDA_RUNTIME_IMAGE}\n"
+        ...                       "COPY app.py /var/task/\nCMD [\"app.handler\"]\n",
+        ...                       {"app.py": "def handler(e, c):\n    return 'from an image'\n"})  # doctest: +SKIP
+        """
+        self._check_open()
+        if self.backend.name != "docker":
+            raise InvalidParameterValueException(
+                "Container image functions need the Docker backend (this lab runs functions as processes).")
+        import hashlib as _hashlib
+        from .packaging.images import build_function_image
+        from .runtime.docker import LABEL
+        digest = _hashlib.sha256(repr((dockerfile, sorted((files or {}).items()), self.backend.image)).encode())
+        image = build_function_image(self.backend.client, dockerfile, files, base_image=self.backend.image,
+                                     tag=f"lambdalab-function/{name.lower()}:{digest.hexdigest()[:12]}",
+                                     labels={f"{LABEL}.function-image": name})
+        if role is not None and isinstance(role, str) and not role.startswith("arn:"):
+            role = f"arn:aws:iam::{self.account_id}:role/{role}"
+        config = FunctionConfiguration(
+            name=name, source="", memory_mb=memory_mb, timeout_s=timeout_s,
+            environment=dict(env) if isinstance(env, collections.abc.Mapping) else (env or {}),
+            ephemeral_storage_mb=ephemeral_storage_mb, reserved_concurrency=reserved_concurrency,
+            provisioned_concurrency=provisioned_concurrency, role=role, package_type="Image", image=image)
+        self.service.put_function(config)
+        fn = self.functions.get(name) or Function(self, name)
+        self.functions[name] = fn
+        return fn
+
+    def _package(self, requirements, layers):
+        """The configuration fields of a package's requirements and layers (checked as Lambda checks)."""
+        from .packaging import parse_requirements
+        versions = self.layers.resolve(layers)
+        return {"requirements": tuple(parse_requirements(requirements)) if requirements else (),
+                "layers": tuple(v.arn for v in versions), "opt_dir": self.layers.opt_folder(versions)}
+
+    @property
+    def layers(self):
+        """The lab's layers (``packaging.LayerStore``): ``publish_layer`` adds versions."""
+        store = getattr(self, "_layers", None)
+        if store is None:
+            from .packaging import LayerStore
+            store = self._layers = LayerStore(os.path.join(self.workdir, "layers"), region=self.region,
+                                              account_id=self.account_id)
+            self.aws.lambda_app.control.layers = store
+        return store
+
+    def publish_layer(self, name, content, *, description="", compatible_runtimes=("python3.11",)):
+        """``PublishLayerVersion``: a new version of layer ``name`` from ``content`` (a folder, or a
+        mapping of paths in the layer to contents: ``{"python/util.py": "..."}``); returns the
+        ``LayerVersion`` (``.arn``, ``.version``, ``.code_size``). Files under ``python/`` import in
+        the function, ``bin/`` is on its PATH, ``lib/`` on its LD_LIBRARY_PATH.
+
+        >>> v = lab.publish_layer("shared", {"python/shared.py": "GREETING = 'hi'"})   # doctest: +SKIP
+        >>> fn = lab.deploy("f", "from shared import GREETING\ndef handler(e, c): return GREETING",
+        ...                 layers=[v.arn])                                            # doctest: +SKIP
+        """
+        self._check_open()
+        return self.layers.publish(name, content, description=description, compatible_runtimes=compatible_runtimes)
 
     def create_event_source_mapping(self, function_name, event_source_arn, **options):
         """``CreateEventSourceMapping`` from a cell: Lambda polls ``event_source_arn`` (an SQS queue)

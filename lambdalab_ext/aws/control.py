@@ -19,6 +19,7 @@ class LabControl:
         self.account_id = account_id
         self._modified = {}
         self.event_source_mappings = None    # sources.mappings.EventSourceMappings, attached by the lab
+        self.layers = None                   # packaging.LayerStore, attached by the lab
 
     # -- reading -----------------------------------------------------------------------------------
     def function_names(self):
@@ -37,6 +38,19 @@ class LabControl:
     def code_location(self, name):
         config = self.configuration(name)
         return f"file://lambdalab/code/{config.name}-{config.code_sha256[:16]}"
+
+    def package(self, name):
+        """The package's sizes (``function.package_sizes``: zipped, unzipped, layers_unzipped)."""
+        from ..function import package_sizes
+        state = self.service.get(name)
+        if state.config.image is not None:
+            return {"zipped": 0, "unzipped": state.config.image.size, "layers_unzipped": 0}
+        return package_sizes(state.config, state.code_dir)
+
+    def layer_size(self, arn):
+        """A layer version's CodeSize (zipped), or 0 when this control has no layer store."""
+        store = self.layers
+        return store.get(arn).code_size if store is not None else 0
 
     def last_modified(self, name):
         self.configuration(name)

@@ -3,7 +3,7 @@
 ``boto3.client("lambda")``, from a notebook cell or from inside a function, reaches the functions
 deployed from cells: ``Invoke`` (RequestResponse, Event, DryRun), ``ListFunctions``,
 ``GetFunction``, ``GetFunctionConfiguration``, ``UpdateFunctionConfiguration`` (memory, timeout,
-environment, ephemeral storage, ``DeadLetterConfig``), ``Put/Get/DeleteFunctionConcurrency`` and
+environment, ephemeral storage, ``DeadLetterConfig``, ``Role``), ``Put/Get/DeleteFunctionConcurrency`` and
 ``Put/Get/Update/DeleteFunctionEventInvokeConfig`` and ``Create/List/Get/Update/DeleteEventSourceMapping``
 (``sources.mappings``). Paths, headers, bodies and errors follow the AWS
 Lambda API Reference, so botocore parses every answer as it parses AWS's.
@@ -102,8 +102,13 @@ class LambdaAPI:
             changes["ephemeral_storage_mb"] = body["EphemeralStorage"]["Size"]
         if "DeadLetterConfig" in body:
             changes["dead_letter_target_arn"] = (body["DeadLetterConfig"] or {}).get("TargetArn") or None
+        if "Role" in body:
+            changes["role"] = body["Role"]
+            check = getattr(self.control, "check_role", None)   # the lab's IAM, when attached
+            if check is not None:
+                check(body["Role"])
         unsupported = sorted(set(body) - {"MemorySize", "Timeout", "Environment", "EphemeralStorage",
-                                          "DeadLetterConfig", "FunctionName", "RevisionId"})
+                                          "DeadLetterConfig", "FunctionName", "RevisionId", "Role"})
         if unsupported:
             raise InvalidParameterValueException(
                 f"lambdalab does not change {', '.join(unsupported)} through UpdateFunctionConfiguration; "
@@ -259,7 +264,7 @@ class LambdaAPI:
             "Runtime": config.runtime,
             "Role": self.control.role_arn(name),
             "Handler": config.handler_string,
-            "CodeSize": len(config.source.encode()),
+            "CodeSize": self.control.package(name)["zipped"],
             "Description": "",
             "Timeout": config.timeout_s,
             "MemorySize": config.memory_mb,
@@ -281,6 +286,14 @@ class LambdaAPI:
         dlq = getattr(config, "dead_letter_target_arn", None)
         if dlq:
             body["DeadLetterConfig"] = {"TargetArn": dlq}
+        if config.image is not None:
+            # PackageType Image: no Runtime or Handler; the image and its CMD instead.
+            body.pop("Runtime", None)
+            body.pop("Handler", None)
+            body.update(PackageType="Image", CodeSize=0,
+                        ImageConfigResponse={"ImageConfig": {"Command": config.image.handler.split()}})
+        if config.layers:
+            body["Layers"] = [{"Arn": arn, "CodeSize": self.control.layer_size(arn)} for arn in config.layers]
         return body
 
 

@@ -43,6 +43,11 @@ def _files(folders):
                     yield path, os.path.relpath(path, root)
 
 
+def unzipped_size(folders):
+    """The bytes of every file under ``folders`` (what Lambda counts unzipped)."""
+    return sum(os.path.getsize(path) for path, _ in _files(folders))
+
+
 def package_size(folders, *, digest=False):
     """(zipped bytes, unzipped bytes) of ``folders`` as one package, plus the archive's SHA-256 when
     ``digest``."""

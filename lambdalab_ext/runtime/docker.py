@@ -244,7 +244,8 @@ class DockerSandbox(Sandbox):
         # O_RDWR keeps a writer open on our side, so the reader never sees EOF between writers.
         self.logs = LogCollector(os.open(fifo, os.O_RDWR | os.O_NONBLOCK), name=f"logs-{spec.environment_id}")
         self._go = os.open(go, os.O_RDWR)
-        mounts = [Mount(m.target, m.source, type="bind", read_only=m.read_only) for m in spec.mounts]
+        mounts = [Mount(m.target, m.source, type="bind", read_only=m.read_only) for m in spec.mounts
+                  if not (spec.image and m.target == "/var/task")]    # an image brings its own code
         mounts += [
             Mount("/var/runtime", backend.guest_dir, type="bind", read_only=True),
             Mount(LOG_PATH_IN_SANDBOX, fifo, type="bind"),
@@ -276,9 +277,12 @@ class DockerSandbox(Sandbox):
         command, runtime_env = backend.runtime_command(spec)
         env_vars = {**spec.variables, **runtime_env}
         memory = f"{spec.memory_mb}m"
+        # An image function's own ENTRYPOINT is not the runtime: the lab's runtime client is.
+        start = {"entrypoint": ["/bin/sh", "-c", script, "sh"], "command": list(command)} if spec.image \
+            else {"command": ["/bin/sh", "-c", script, "sh", *command]}
         self.container = backend.client.containers.create(
-            backend.image,
-            command=["/bin/sh", "-c", script, "sh", *command],
+            spec.image or backend.image,
+            **start,
             user=f"{backend.uid}:{backend.gid}",
             environment=env_vars,
             labels=backend.labels(function=spec.function_name, environment=spec.environment_id),
@@ -498,9 +502,15 @@ class DockerBackend:
 
     def runtime_command(self, spec):
         """The runtime process and the variables it needs: lambdalab's client or AWS's awslambdaric."""
+        if spec.runtime_client == "provided":
+            return ["/var/task/bootstrap"], {}      # a custom runtime: the package's own executable
+        if spec.runtime_client == "node":
+            return ["/usr/bin/node", f"{self.runtime_dir}/bootstrap.js"], {}
         if spec.runtime_client == "awslambdaric":
+            # Its layers on the path as Lambda's Python runtime puts them (lambdalab's client adds them itself).
+            layers = ":/opt/python/lib/python3.11/site-packages:/opt/python" if spec.opt_dir else ""
             return ([self._python, "-m", "awslambdaric", spec.handler],
-                    {"PYTHONPATH": f"{self.runtime_dir}:{self._packages}"})
+                    {"PYTHONPATH": f"{self.runtime_dir}:{self._packages}{layers}"})
         return ([self._python, f"{self.runtime_dir}/bootstrap.py"],
                 {"PYTHONPATH": f"{self.runtime_dir}:{self._packages}"})
 

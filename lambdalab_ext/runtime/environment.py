@@ -30,7 +30,7 @@ from ..limits import cpu_share, function_arn
 from ..request import new_trace_header
 from ..result import InvocationResult
 from .api import Invocation, RuntimeAPIServer
-from .spec import TASK_ROOT, Mount, SandboxSpec
+from .spec import OPT, TASK_ROOT, Mount, SandboxSpec
 
 INIT_TIMEOUT_S = 10.0          # Lambda's limit on the INIT phase of an on-demand environment
 PROVISIONED_INIT_TIMEOUT_S = 130.0   # provisioned concurrency: max(130 s, the function timeout)
@@ -301,8 +301,12 @@ class ExecutionEnvironment:
             self._api = RuntimeAPIServer(self._events, host=self.backend.runtime_api_host,
                                          admit=lambda sock: _admits(owner, sock))
             api_address = self._api.address
-        credentials = ("ASIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30),
-                       "lambdalab-session-" + secrets.token_urlsafe(48))
+        # The lab's IAM (iam.service) issues the execution role's session for this environment,
+        # so that its calls can be told apart and authorized; without it, keys of no one.
+        issue = getattr(self.backend, "issue_credentials", None)
+        credentials = issue(self.config, self.id) if issue is not None else (
+            "ASIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30),
+            "lambdalab-session-" + secrets.token_urlsafe(48))
         env = lambda_environment(
             self.config, region=self.region, account_id=self.account_id, log_stream=self.log_stream_name,
             runtime_api=api_address, initialization_type=self.initialization_type,
@@ -313,7 +317,9 @@ class ExecutionEnvironment:
             cpu_vcpus=cpu_share(self.config.memory_mb, self.backend.host_cpus),
             ephemeral_storage_mb=self.config.ephemeral_storage_mb, variables=env,
             handler=self.config.handler_string, runtime_client=self.config.runtime_client,
-            mounts=(Mount(TASK_ROOT, self.code_dir),),
+            mounts=(Mount(TASK_ROOT, self.code_dir),) + ((Mount(OPT, self.config.opt_dir),)
+                                                          if self.config.opt_dir else ()),
+            image=self.config.image.image_id if self.config.image is not None else None,
             endpoints=getattr(self.backend, "endpoints", None) or {})
         self._sandbox = self.backend.create_sandbox(spec, self._events, self.runtime_died)
         owner.append(self._sandbox)

@@ -49,8 +49,9 @@ RIC_REQUIREMENTS = ("awslambdaric==4.2.2", "simplejson==4.3.0", "snapshot-restor
 SDK_REQUIREMENTS = ("boto3==1.44.8", "botocore==1.44.8", "s3transfer==0.19.3", "jmespath==1.1.0",
                     "python-dateutil==2.9.0.post0", "six==1.17.0", "urllib3==2.8.0")
 REQUIREMENTS = RIC_REQUIREMENTS + SDK_REQUIREMENTS
-# Debian packages beyond python3: socat forwards the Runtime API in the socket mode.
-DEBIAN_PACKAGES = ("python3", "socat")
+# Debian packages beyond python3: socat forwards the Runtime API in the socket mode; nodejs runs
+# Node.js functions (with lambdalab's own runtime client: no npm registry is needed).
+DEBIAN_PACKAGES = ("python3", "socat", "nodejs")
 ONLINE_BASE_IMAGE = "python:3.12-slim"     # override: env LAMBDALAB_BASE_IMAGE
 DEBIAN_SUITE = "bookworm"                  # its python3 is 3.11, matching PIP_PLATFORM_ARGS
 PIP_PLATFORM_ARGS = ("--only-binary=:all:", "--platform", "manylinux2014_x86_64",

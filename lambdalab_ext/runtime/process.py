@@ -43,6 +43,7 @@ import os
 import resource
 import select
 import signal
+import shutil
 import socket
 import sys
 import threading
@@ -546,12 +547,12 @@ class _Supervisor:
             self._reaped(pid, status)
 
     # -- one environment -------------------------------------------------------------------------
-    def _enter(self, uid, code_dir, tmp, limits, as_child=True, prepared=False):
+    def _enter(self, uid, code_dir, tmp, limits, as_child=True, prepared=False, opt_dir=None):
         """In the forked child, as root: become the sandbox (the exec follows)."""
         if self.layout == "lambda":
             if not prepared:
                 self._prepare_namespace()
-            self._finish_namespace(code_dir, tmp)
+            self._finish_namespace(code_dir, tmp, opt_dir)
         for name, value in limits.items():
             kind = getattr(resource, "RLIMIT_" + name)
             hard = resource.getrlimit(kind)[1]      # above it takes CAP_SYS_RESOURCE, even as root
@@ -597,12 +598,18 @@ class _Supervisor:
         for fd in keep.values():
             os.close(fd)
 
-    def _finish_namespace(self, code_dir, tmp):
-        """The environment's code, read-only, in /var/task; its own folder as /tmp."""
+    def _finish_namespace(self, code_dir, tmp, opt_dir=None):
+        """The environment's code, read-only, in /var/task; its layers, read-only, in /opt; its own
+        folder as /tmp."""
         libc = self.libc
         code_fd, tmp_fd = os.open(code_dir, _O_PATH), os.open(tmp, _O_PATH)
         libc.mount(f"/proc/self/fd/{code_fd}", "/var/task", None, _MS_BIND)
         libc.mount("none", "/var/task", None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+        if opt_dir is not None and os.path.isdir("/opt"):
+            opt_fd = os.open(opt_dir, _O_PATH)
+            libc.mount(f"/proc/self/fd/{opt_fd}", "/opt", None, _MS_BIND)
+            libc.mount("none", "/opt", None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+            os.close(opt_fd)
         if self._private_tmp:
             libc.mount(f"/proc/self/fd/{tmp_fd}", "/tmp", None, _MS_BIND)
         os.close(code_fd)
@@ -754,7 +761,8 @@ class _Supervisor:
             if env.uid is not None:
                 os.chown(message["tmp"], env.uid, env.uid)
             os.closerange(3, 1 << 20)
-            self._enter(env.uid, message["code_dir"], message["tmp"], message["limits"], prepared=spare)
+            self._enter(env.uid, message["code_dir"], message["tmp"], message["limits"], prepared=spare,
+                        opt_dir=message.get("opt_dir"))
             os.chdir(message["cwd"])
             os.execve(message["argv"][0], message["argv"], message["env"])
         except BaseException as exc:
@@ -1270,6 +1278,13 @@ class ProcessSandbox(Sandbox):
         command, runtime_env = backend.runtime_command(spec)
         self.env = {**spec.variables, **runtime_env, "TMPDIR": tmp, "HOME": tmp,
                     "PATH": _path(spec.variables.get("PATH"))}
+        self.opt_dir = spec.opt_dir
+        if self.opt_dir is not None and not (self.lambda_layout and os.path.isdir("/opt")):
+            # No /opt of its own without a mount namespace: the layers' folder is named instead.
+            self.env["LAMBDALAB_OPT_ROOT"] = self.opt_dir
+            self.env["PATH"] = f"{self.env['PATH']}:{os.path.join(self.opt_dir, 'bin')}"
+            self.env["LD_LIBRARY_PATH"] = ":".join(
+                p for p in (self.env.get("LD_LIBRARY_PATH"), os.path.join(self.opt_dir, "lib")) if p)
         self.command = command
         self.code_dir = spec.code_dir
         self.proc = None
@@ -1279,6 +1294,7 @@ class ProcessSandbox(Sandbox):
         spec = self.spec
         message = {"op": "spawn", "id": self.sid, "argv": self.command, "env": self.env,
                    "cwd": "/var/task" if self.lambda_layout else self.code_dir, "code_dir": self.code_dir,
+                   "opt_dir": self.opt_dir if self.lambda_layout else None,
                    "tmp": self.tmp, "memory_mb": spec.memory_mb, "cpus": spec.cpu_vcpus,
                    "fsize": spec.ephemeral_storage_mb * 1024 * 1024}
         started = time.perf_counter()
@@ -1523,6 +1539,14 @@ class ProcessBackend:
         return "/var/task" if caps["uid_mode"] and caps["layout"] == "lambda" else code_dir
 
     def runtime_command(self, spec):
+        if spec.runtime_client == "provided":    # a custom runtime: the package's own executable
+            return [os.path.join(self.task_root(spec.code_dir), "bootstrap")], {}
+        if spec.runtime_client == "node":
+            node = shutil.which("node") or shutil.which("nodejs")
+            if node is None:
+                raise RuntimeError("Node.js functions need `node` on this machine for the process backend "
+                                   "(the Docker backend's image has it).")
+            return [node, os.path.join(GUEST_DIR, "bootstrap.js")], {}
         if spec.runtime_client == "awslambdaric":
             return [sys.executable, "-m", "awslambdaric", spec.handler], {}
         # As ``python -m bootstrap`` would, with the runtime folder first on sys.path as for a script,

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Callable, Mapping
 
 TASK_ROOT = "/var/task"
+OPT = "/opt"                       # where Lambda extracts a function's layers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +42,7 @@ class SandboxSpec:
     handler: str                   # ``module.function``
     runtime_client: str            # "lambdalab" (the lab's own) or "awslambdaric" (AWS's)
     mounts: tuple = ()             # Mount, the code at /var/task first
+    image: str | None = None       # a container-image function's image (its /var/task is the image's)
     # The lab's endpoints the function reaches at 127.0.0.1:PORT inside its environment (the
     # embedded AWS): port -> (name, connect), ``connect()`` giving a socket to the endpoint.
     endpoints: Mapping[int, tuple[str, Callable]] = dataclasses.field(default_factory=dict)
@@ -56,6 +58,11 @@ class SandboxSpec:
     def code_dir(self):
         """The host folder of the function's code (what is mounted at /var/task)."""
         return next(m.source for m in self.mounts if m.target == TASK_ROOT)
+
+    @property
+    def opt_dir(self):
+        """The host folder of the function's layers (what is mounted at /opt), or None."""
+        return next((m.source for m in self.mounts if m.target == OPT), None)
 
     @property
     def memory_bytes(self):

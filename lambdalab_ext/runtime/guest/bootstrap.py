@@ -19,6 +19,9 @@ import sys
 import time
 
 API_VERSION = "2018-06-01"
+# Where the function's layers are: /opt, except in the process backend's weaker layout without a
+# mount namespace, which names the folder (and takes the name out of the function's sight).
+OPT_ROOT = os.environ.pop("LAMBDALAB_OPT_ROOT", "/opt")
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
 
 
@@ -243,6 +246,14 @@ def load_handler(handler_name):
     task_root = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
     if task_root not in sys.path:
         sys.path.insert(0, task_root)
+    # Then the layers, as Lambda's Python runtime orders its path: /opt/python/lib/pythonX.Y/site-packages,
+    # then /opt/python ("Working with .zip file archives for Python Lambda functions").
+    at = sys.path.index(task_root) + 1
+    for folder in (os.path.join(OPT_ROOT, "python", "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}",
+                                "site-packages"), os.path.join(OPT_ROOT, "python")):
+        if folder not in sys.path:
+            sys.path.insert(at, folder)
+            at += 1
     if module_name in sys.builtin_module_names:
         raise FaultException("Runtime.BuiltInModuleConflict",
                              f"Cannot use built-in module {module_name} as a handler module")
