@@ -281,6 +281,13 @@ class Lab:
             deliver=Deliverer(self.aws, self._invoke_async_bytes))
         self.aws.lambda_app.control.event_source_mappings = self._event_source_mappings
         self._sources.append(self._event_source_mappings)
+        # Step Functions on the endpoint (``lab.stepfunctions``), and the execution roles enforced on
+        # every AWS call a function makes (``lab.iam``; last: it puts its check ahead of the others).
+        from .stepfunctions.service import attach as attach_stepfunctions
+        self.stepfunctions = attach_stepfunctions(self)
+        self._sources.append(self.stepfunctions)
+        from .iam.service import attach as attach_iam
+        self._sources.append(attach_iam(self))
 
     def _connect_aws(self):
         return socket.create_connection(self.aws.address)

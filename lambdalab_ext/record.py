@@ -50,6 +50,7 @@ KINDS = frozenset({
     "duplicate",                           # delivered more than once (as Lambda may)
     "discard",                             # an environment shut down (timeout, crash, reclaim, update)
     "pending_lost",                        # events still queued when the lab shut down
+    "authorization",                       # a function's AWS call authorized against its role (iam/enforce)
 })
 
 

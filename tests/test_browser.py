@@ -33,7 +33,7 @@ def _need(condition, what):
 
 
 NOTEBOOKS = ("01_first_function.ipynb", "04_aws_inside.ipynb", "05_events_and_triggers.ipynb",
-             "06_error_handling.ipynb")
+             "06_error_handling.ipynb", "07_cold_starts.ipynb", "10_workflows.ipynb")
 
 
 def _run_all(page, base, token, name, shot):
@@ -223,6 +223,34 @@ def test_notebook_06_runs_in_jupyterlab(jupyterlab):
         assert page.locator(".jp-OutputArea-output", has_text="RetriesExhausted").count() >= 1
         assert page.locator(".jp-OutputArea-output", has_text="recursion_stopped").count() + \
             page.locator(".jp-OutputArea-output", has_text="'looper': 1").count() >= 1
+        _no_tracebacks(page)
+
+
+def test_notebook_07_runs_in_jupyterlab(jupyterlab):
+    """Cold starts, as a learner runs it: the INIT plots, the keep-alive and provisioned concurrency
+    lines, the cut 10-second INIT and the custom runtime render."""
+    with _notebook_page(jupyterlab, "07_cold_starts.ipynb", "notebook07") as page:
+        plot = page.locator(".jp-OutputArea-output img").first
+        plot.scroll_into_view_if_needed()
+        assert plot.bounding_box()["width"] > 300
+        plot.screenshot(path=os.path.join(OUT, "notebook07_init_by_package.png"))
+        assert page.locator(".jp-OutputArea-output", has_text="provisioned-concurrency").count() >= 1
+        assert page.locator(".jp-OutputArea-output", has_text="Status: timeout").count() >= 1
+        assert page.locator(".jp-OutputArea-output", has_text="provided.al2023").count() >= 1
+        _no_tracebacks(page)
+
+
+def test_notebook_10_runs_in_jupyterlab(jupyterlab):
+    """Workflows, as a learner runs it: the state machine's diagram coloured after a run, the
+    timeline, and the order that succeeded and the one whose payment failed."""
+    with _notebook_page(jupyterlab, "10_workflows.ipynb", "notebook10") as page:
+        plot = page.locator(".jp-OutputArea-output img").first
+        plot.scroll_into_view_if_needed()
+        assert plot.bounding_box()["width"] > 300
+        plot.screenshot(path=os.path.join(OUT, "notebook10_diagram.png"))
+        assert page.locator(".jp-OutputArea-output img").count() >= 3
+        assert page.locator(".jp-OutputArea-output", has_text="TRK-A-1001").count() >= 1
+        assert page.locator(".jp-OutputArea-output", has_text="PaymentFailed").count() >= 1
         _no_tracebacks(page)
 
 

@@ -32,6 +32,10 @@ RECORDER = textwrap.dedent("""
 
 def _queue(aws, name, **attributes):
     sqs = aws.client("sqs")
+    try:       # moto's queues outlive a lab: another test's queue of that name must not count
+        sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    except sqs.exceptions.QueueDoesNotExist:
+        pass
     url = sqs.create_queue(QueueName=name, Attributes={k: str(v) for k, v in attributes.items()})["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return sqs, url, arn

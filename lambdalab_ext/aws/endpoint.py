@@ -182,7 +182,11 @@ class AWSEndpoint:
 
     # -- clients --------------------------------------------------------------------------------
     def client(self, service, **kwargs):
-        """A boto3 client of ``service`` on this endpoint (the notebook's side)."""
+        """A boto3 client of ``service`` on this endpoint (the notebook's side). Host prefixes are
+        off (``StartSyncExecution`` would go to ``sync-127.0.0.1``, which no resolver knows)."""
+        from botocore.config import Config
+        no_prefix = Config(inject_host_prefix=False)
+        kwargs["config"] = kwargs["config"].merge(no_prefix) if kwargs.get("config") else no_prefix
         client = self.session().client(service, endpoint_url=self.endpoint_url, **kwargs)
         self._clients.add(client)
         return client
@@ -270,13 +274,17 @@ class AWSEndpoint:
                 pass
         return stop
 
-    def intercept(self, interceptor):
+    def intercept(self, interceptor, *, first=False):
         """Call ``interceptor(call)`` with an ``AWSCall`` (the request only) before moto sees it:
         it returns None to let moto answer, or ``(status, headers, body)`` to answer instead (a
         refusal in AWS's own error shape where moto would accept what AWS refuses, or an
         operation the lab serves itself). Observers then see that answer. Runs in the request
-        thread; the first interceptor that answers wins. Returns a function that stops it."""
-        self._interceptors.append(interceptor)
+        thread; the first interceptor that answers wins (``first=True`` puts this one ahead of those
+        already there: authorization comes before any answer). Returns a function that stops it."""
+        if first:
+            self._interceptors.insert(0, interceptor)
+        else:
+            self._interceptors.append(interceptor)
 
         def stop():
             try:
