@@ -436,6 +436,13 @@ class Lab:
         self._check_open()
         return self.layers.publish(name, content, description=description, compatible_runtimes=compatible_runtimes)
 
+    def powertools_layer(self):
+        """Powertools for AWS Lambda (Python) as a layer of this lab (``packaging.powertools``): its
+        ``LayerVersion``, to pass in ``deploy(..., layers=[lab.powertools_layer().arn])``."""
+        self._check_open()
+        from .packaging.powertools import publish_powertools_layer
+        return publish_powertools_layer(self.layers)
+
     def create_event_source_mapping(self, function_name, event_source_arn, **options):
         """``CreateEventSourceMapping`` from a cell: Lambda polls ``event_source_arn`` (an SQS queue)
         and invokes ``function_name`` with batches of its messages. ``options`` are the API's own

@@ -207,3 +207,58 @@ def test_a_nodejs_function_runs_with_exports_handler(kind, make_lab):
     assert missing.error["errorType"] == "Runtime.HandlerNotFound"
     broken = lab.deploy("broken", "exports.handler = async (e) => {", runtime="nodejs20.x").invoke({})
     assert broken.error["errorType"] == "Runtime.UserCodeSyntaxError"
+
+
+IDEMPOTENT = """
+import json, os
+import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent
+
+persistence = DynamoDBPersistenceLayer(table_name="idempotency")
+config = IdempotencyConfig(event_key_jmespath="orderId")
+charges = boto3.client("sqs")
+
+@idempotent(persistence_store=persistence, config=config)
+def handler(event, context):
+    # The side effect: one charge message per order, however often the order is delivered.
+    url = charges.get_queue_url(QueueName="charges")["QueueUrl"]
+    charges.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+    return {"charged": event["orderId"], "amount": event["amount"]}
+"""
+
+
+@pytest.mark.parametrize("kind", ["docker", "process"])
+def test_powertools_from_its_layer_keeps_a_duplicate_from_charging_twice(kind, make_lab):
+    lab = make_lab(kind)
+    ddb, sqs = lab.aws.client("dynamodb"), lab.aws.client("sqs")
+    for name in [n for n in ddb.list_tables()["TableNames"] if n == "idempotency"]:
+        ddb.delete_table(TableName=name)
+    ddb.create_table(TableName="idempotency", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    try:
+        sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="charges")["QueueUrl"])
+    except sqs.exceptions.QueueDoesNotExist:
+        pass
+    url = sqs.create_queue(QueueName="charges")["QueueUrl"]
+    layer = lab.powertools_layer()
+    assert layer.arn.endswith(":layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:1")
+    assert lab.powertools_layer() is layer                      # published once
+    fn = lab.deploy("charge", IDEMPOTENT, layers=[layer.arn], memory_mb=512, timeout_s=15)
+    order = {"orderId": "A-1", "amount": 42}
+    first, again = fn.invoke(order), fn.invoke(order)           # the same order, delivered twice
+    assert first.ok, first.logs
+    assert first.payload == again.payload == {"charged": "A-1", "amount": 42}
+    other = fn.invoke({"orderId": "B-2", "amount": 7})
+    assert other.payload["charged"] == "B-2"
+    bodies = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            break
+        bodies += [json.loads(m["Body"])["orderId"] for m in got]
+        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                        for i, m in enumerate(got)])
+    assert sorted(bodies) == ["A-1", "B-2"]                     # A-1 was charged once
+    items = ddb.scan(TableName="idempotency")["Items"]
+    assert len(items) == 2 and {i["status"]["S"] for i in items} == {"COMPLETED"}
