@@ -281,6 +281,10 @@ class Lab:
             deliver=Deliverer(self.aws, self._invoke_async_bytes))
         self.aws.lambda_app.control.event_source_mappings = self._event_source_mappings
         self._sources.append(self._event_source_mappings)
+        # CloudWatch Logs, metrics and alarms of the lab's functions (``lab.observability``).
+        from .observe.service import attach as attach_observability
+        self.observability = attach_observability(self)
+        self._sources.append(self.observability)
         # Step Functions on the endpoint (``lab.stepfunctions``), and the execution roles enforced on
         # every AWS call a function makes (``lab.iam``; last: it puts its check ahead of the others).
         from .stepfunctions.service import attach as attach_stepfunctions

@@ -331,14 +331,7 @@ class Lambda(Magics):
             return self._invoke(options.name, {} if event is None else event, options)
         if command == "logs":
             self._function(options.name)
-            # The lab record has every invocation, asynchronous attempts included; the magic's own
-            # memory only what its cells waited for.
-            invoked = self.lab.record.events(kind="invoke", function=options.name)
-            result = invoked[-1].get("result") if invoked else self.results.get(options.name)
-            if result is None:
-                raise UsageError(f"%lambda: {options.name} has not been invoked in this session yet.")
-            print(result.logs, end="")
-            return None
+            return self._logs(options)
         if command == "config":
             fn = self._function(options.name)
             changes = magic_args.config_changes(options)
@@ -359,6 +352,48 @@ class Lambda(Magics):
             print(f"λ {options.name} deleted.")
             return None
         raise UsageError(f"%lambda: unknown command {command!r}; try %lambda help")
+
+    def _logs(self, options):
+        """``%lambda logs NAME [--filter PATTERN] [--since 5m] [--limit N]``: the function's CloudWatch
+        Logs events, from the lab's log store (``lab.observability``) when it has one."""
+        from .observe.filter_patterns import FilterPattern, InvalidParameterException
+        from .observe.service import format_event, parse_since
+        name = options.name
+        try:
+            since_s = parse_since(options.since) if options.since else None
+            pattern = FilterPattern.parse(options.filter or "")
+        except (ValueError, InvalidParameterException) as exc:
+            raise UsageError(f"%lambda logs: {exc}") from None
+        observability = getattr(self.lab, "observability", None)
+        if observability is not None:
+            events, skipped = observability.log_events(name, options.filter, since_s, options.limit)
+            if not events and not self.lab.record.events(kind="invoke", function=name):
+                raise UsageError(f"%lambda: {name} has not been invoked in this session yet.")
+            if skipped:
+                print(f"... {skipped:,} earlier event{'s' if skipped != 1 else ''} not shown (--limit {options.limit})")
+            for event in events:
+                print(format_event(event))
+            if not events:
+                print(f"No log events of {name} match" + (f" {options.filter!r}" if options.filter else "") +
+                      (f" in the last {options.since}" if options.since else "") + ".")
+            return None
+        # No log store attached: the log of the last invocation. The lab record has every
+        # invocation, asynchronous attempts included; the magic's own memory only what its cells waited for.
+        invoked = self.lab.record.events(kind="invoke", function=name)
+        result = invoked[-1].get("result") if invoked else self.results.get(name)
+        if result is None:
+            raise UsageError(f"%lambda: {name} has not been invoked in this session yet.")
+        if since_s is not None:
+            print("(--since needs the lab's CloudWatch Logs store; here is the last invocation's log)")
+        if options.filter is None and options.limit is None:
+            print(result.logs, end="")
+            return None
+        lines = [line for line in result.logs.splitlines() if pattern.matches(line)]
+        if options.limit is not None:
+            lines = lines[-options.limit:]
+        for line in lines:
+            print(line)
+        return None
 
     def _function(self, name):
         fn = self.lab.functions.get(name)

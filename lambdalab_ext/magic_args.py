@@ -27,6 +27,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message or self.format_help())
 
 
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def _env_pair(text):
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -82,6 +92,12 @@ def cell_parser():
     parser.add_argument("--handler", metavar="FUNC", help="the handler's name (default: handler or lambda_handler)")
     parser.add_argument("--runtime-client", choices=("lambdalab", "awslambdaric"),
                         help="the runtime client in the environment (default lambdalab's)")
+    parser.add_argument("--requirements", metavar="SPEC|FILE",
+                        help='packages installed into the function\'s package: "requests==2.32.3 pillow" '
+                             "or a requirements.txt path")
+    parser.add_argument("--layer", action="append", metavar="NAME:VERSION",
+                        help="a layer version (or its ARN) extracted into /opt, in order (repeat, at most 5)")
+    parser.add_argument("--role", metavar="NAME|ARN", help="the execution role (default: the lab's allow-all role)")
     _add_config_options(parser)
     _add_event_options(parser)
     return parser
@@ -94,8 +110,11 @@ def line_parser():
     invoke = sub.add_parser("invoke", add_help=False, help="invoke a function")
     invoke.add_argument("name", metavar="NAME")
     _add_event_options(invoke)
-    logs = sub.add_parser("logs", add_help=False, help="the logs of a function's last invocation")
+    logs = sub.add_parser("logs", add_help=False, help="a function's CloudWatch Logs events (UTC timestamps)")
     logs.add_argument("name", metavar="NAME")
+    logs.add_argument("--filter", metavar="PATTERN", help="a CloudWatch Logs filter pattern (terms, JSON, [...], %%regex%%)")
+    logs.add_argument("--since", metavar="DURATION", help="only the last 30s, 5m, 2h, 1d... of the lab clock")
+    logs.add_argument("--limit", metavar="N", type=_positive_int, help="only the latest N events")
     config = sub.add_parser("config", add_help=False, help="show or change a function's configuration")
     config.add_argument("name", metavar="NAME")
     _add_config_options(config)
@@ -115,7 +134,8 @@ def usage_text():
                          zip(sub.choices, sub._choices_actions))
     return (cell_parser().format_help() + "\nLine magic:\n" + commands +
             "\n\n  %lambda invoke NAME [--event JSON|TEMPLATE] [--event-var VAR] [--out VAR] [--raise]"
-            "\n  %lambda config NAME [--memory MB] [--timeout S] [--env KEY=VALUE ...]\n"
+            "\n  %lambda config NAME [--memory MB] [--timeout S] [--env KEY=VALUE ...]"
+            "\n  %lambda logs NAME [--filter PATTERN] [--since 5m] [--limit N]\n"
             "\nEvent templates (--event NAME; from Python, lambdalab_ext.events.template(NAME, seed=7, ...)):\n"
             + events.listing() + "\n")
 
@@ -190,6 +210,12 @@ def parse_cell(line, source):
     config = config_changes(options)
     if options.runtime_client:
         config["runtime_client"] = options.runtime_client
+    if options.requirements:
+        config["requirements"] = options.requirements
+    if options.layer:
+        config["layers"] = list(options.layer)
+    if options.role:
+        config["role"] = options.role
     return CellCommand(options.name, handler, config, options)
 
 

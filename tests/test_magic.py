@@ -56,6 +56,15 @@ def test_parse_cell_options_and_handler():
     assert magic_args.find_handler("def broken(:\n") == "handler"   # Lambda reports the syntax error
 
 
+def test_parse_cell_package_and_role_options():
+    command = magic_args.parse_cell('thumbs --requirements "pillow==11.0.0 requests" --layer shared:2 '
+                                    "--layer arn:aws:lambda:us-east-1:123456789012:layer:fonts:1 --role thumbnailer",
+                                    HELLO)
+    assert command.config == {"requirements": "pillow==11.0.0 requests",
+                              "layers": ["shared:2", "arn:aws:lambda:us-east-1:123456789012:layer:fonts:1"],
+                              "role": "thumbnailer"}
+
+
 @pytest.mark.parametrize("line, source, message", [
     ("", HELLO, "the following arguments are required: NAME"),
     ("hello --memory lots", HELLO, "invalid int value: 'lots'"),
