@@ -35,18 +35,10 @@ from .managed import (
 )
 from .policy import MalformedPolicyDocument, Policy, RequestPrincipal, Statement, parse_policy
 
+from . import evaluator as _evaluator
+
 __all__ = [
-    "AuthorizationRequest",
-    "Decision",
-    "DecidingStatement",
-    "StatementCheck",
-    "evaluate",
-    "access_denied_message",
-    "policies_from",
-    "IDENTITY_BASED",
-    "RESOURCE_BASED",
-    "PERMISSIONS_BOUNDARY",
-    "SESSION_POLICY",
+    *_evaluator.__all__,
     "MalformedPolicyDocument",
     "Policy",
     "Statement",

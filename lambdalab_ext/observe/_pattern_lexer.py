@@ -40,18 +40,11 @@ MAX_AUTOMATON_NODES = 5000
 _MAX_CACHED_STATES = 4096
 
 
-class InvalidParameterException(ValueError):
-    """A filter pattern CloudWatch Logs refuses, as ``PutMetricFilter``, ``PutSubscriptionFilter``,
-    ``FilterLogEvents``, ``TestMetricFilter`` and ``StartLiveTail`` refuse it (HTTP 400).
+class CloudWatchLogsError(Exception):
+    """An error of the CloudWatch Logs API, with its ``__type`` and HTTP status; ``message`` is AWS's
+    text, ``as_response()`` the JSON error body of the API."""
 
-    ``message`` is AWS's text; ``as_response()`` is the JSON error body of the CloudWatch Logs API.
-
-    >>> error = InvalidParameterException("Invalid filter pattern")
-    >>> error.as_response()
-    {'__type': 'InvalidParameterException', 'message': 'Invalid filter pattern'}
-    """
-
-    error_type = "InvalidParameterException"
+    error_type = "ServiceUnavailableException"
     status_code = 400
 
     def __init__(self, message):
@@ -67,6 +60,18 @@ class InvalidParameterException(ValueError):
     def _render_traceback_(self):
         # In a notebook, the service's answer rather than the parser's call stack.
         return [f"{self.error_type} (HTTP {self.status_code}): {self.message}"]
+
+
+class InvalidParameterException(CloudWatchLogsError, ValueError):
+    """A filter pattern CloudWatch Logs refuses, as ``PutMetricFilter``, ``PutSubscriptionFilter``,
+    ``FilterLogEvents``, ``TestMetricFilter`` and ``StartLiveTail`` refuse it (HTTP 400).
+
+    >>> error = InvalidParameterException("Invalid filter pattern")
+    >>> error.as_response()
+    {'__type': 'InvalidParameterException', 'message': 'Invalid filter pattern'}
+    """
+
+    error_type = "InvalidParameterException"
 
 
 def invalid_pattern(reason=None):

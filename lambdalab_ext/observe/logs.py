@@ -29,6 +29,7 @@ import json
 import re
 import threading
 
+from ._pattern_lexer import CloudWatchLogsError
 from .filter_patterns import (MAX_REGEX_PATTERNS_PER_LOG_GROUP, FilterPattern, InvalidParameterException,
                               count_regex)
 
@@ -61,20 +62,6 @@ def log_group_name(function_name):
 
 
 # -- errors --------------------------------------------------------------------------------------
-class CloudWatchLogsError(Exception):
-    """An error of the CloudWatch Logs API, with its ``__type`` and HTTP status."""
-
-    error_type = "ServiceUnavailableException"
-    status_code = 400
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
-
-    def as_response(self):
-        return {"__type": self.error_type, "message": self.message}
-
-
 class ResourceNotFoundException(CloudWatchLogsError):
     error_type = "ResourceNotFoundException"
 
