@@ -188,9 +188,15 @@ class AsyncQueue:
                 self._run(request, key)
             else:
                 self._pool.submit(self._run, request, key)
+        # The event is pending before its call exists: on a virtual clock, an advance() in another
+        # thread may run the call (and end the event) before call_later has even returned here.
+        token = object()
+        with self._lock:
+            self._pending[key] = token
         call = self._clock.call_later(delay, due, name=f"async retry {request.function_name} {request.request_id}")
         with self._lock:
-            self._pending[key] = call
+            if self._pending.get(key) is token:
+                self._pending[key] = call
 
     def _run(self, request, key):
         try:
@@ -271,10 +277,10 @@ class AsyncQueue:
             record = invocation_record(request, function_arn=self._function_arn(name), condition=condition,
                                        attempts=request.attempt if result is not None else request.attempt - 1,
                                        result=result, epoch=epoch)
-            key = record_key(f"aws/lambda/async/{name}", epoch) \
+            object_key = record_key(f"aws/lambda/async/{name}", epoch) \
                 if destination_service(settings.on_failure) == "s3" else None
             delivered |= self._send(name, request, settings.on_failure, record, None, "destination",
-                                    condition=condition, key=key)
+                                    condition=condition, key=object_key)
         dlq = getattr(config, "dead_letter_target_arn", None)
         if dlq:
             attributes = {"RequestID": ("String", request.request_id),
@@ -324,7 +330,7 @@ class AsyncQueue:
         with self._lock:
             self._closed = True
             lost = len(self._pending)
-            calls = [c for c in self._pending.values() if c is not None]
+            calls = [c for c in self._pending.values() if hasattr(c, "cancel")]
             self._pending.clear()
         for call in calls:
             call.cancel()

@@ -47,6 +47,8 @@ RESERVED_ENV_KEYS = frozenset({
 
 _RUNTIME_RE = re.compile(r"python3\.[0-9]{1,2}|provided\.al2023|provided\.al2|nodejs(22|20|18)\.x")
 _CUSTOM_HANDLER_RE = re.compile(r"[^\s]+")          # CreateFunction's Handler pattern
+# CreateFunction's KMSKeyArn pattern (Lambda API Reference, CreateFunction: KMSKeyArn).
+_KMS_KEY_ARN_RE = re.compile(r"(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()")
 # CreateFunction's Role pattern (Lambda API Reference, CreateFunction: Role).
 _ROLE_RE = re.compile(r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
 HANDLER_MAX_CHARS = 128
@@ -97,6 +99,8 @@ class FunctionConfiguration:
     event_invoke_config: object | None = None        # an async_queue.EventInvokeConfig
     recursive_loop: str = "Terminate"                # PutFunctionRecursionConfig: "Terminate" or "Allow"
     role: str | None = None                          # Role: the execution role's ARN (None: the lab's default)
+    kms_key_arn: str | None = None                   # KMSKeyArn: the customer managed key of the variables
+    tracing_mode: str = "PassThrough"                # TracingConfig Mode: "PassThrough" or "Active" (X-Ray)
     # The deployment package beyond the cell: requirements installed into it (``packaging``), and
     # layer versions (their ARNs, in order) with the /opt tree the lab built of them.
     requirements: tuple = ()
@@ -157,10 +161,17 @@ class FunctionConfiguration:
         if self.recursive_loop not in ("Terminate", "Allow"):
             _invalid(f"1 validation error detected: Value '{self.recursive_loop}' at 'recursiveLoop' failed to "
                      "satisfy constraint: Member must satisfy enum value set: [Terminate, Allow]")
+        if self.tracing_mode not in ("Active", "PassThrough"):
+            _invalid(f"1 validation error detected: Value '{self.tracing_mode}' at 'tracingConfig.mode' failed to "
+                     "satisfy constraint: Member must satisfy enum value set: [Active, PassThrough]")
         self._check_environment()
         if self.role is not None and (not isinstance(self.role, str) or not _ROLE_RE.fullmatch(self.role)):
             _invalid(f"1 validation error detected: Value '{self.role}' at 'role' failed to satisfy constraint: "
                      f"Member must satisfy regular expression pattern: {_ROLE_RE.pattern}")
+        if self.kms_key_arn is not None and (not isinstance(self.kms_key_arn, str)
+                                             or not _KMS_KEY_ARN_RE.fullmatch(self.kms_key_arn)):
+            _invalid(f"1 validation error detected: Value '{self.kms_key_arn}' at 'kMSKeyArn' failed to satisfy "
+                     f"constraint: Member must satisfy regular expression pattern: {_KMS_KEY_ARN_RE.pattern}")
         if self.reserved_concurrency is not None:
             object.__setattr__(self, "reserved_concurrency",
                                _whole_number(self.reserved_concurrency, "ReservedConcurrentExecutions"))

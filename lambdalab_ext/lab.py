@@ -292,9 +292,21 @@ class Lab:
         self._sources.append(self.stepfunctions)
         from .iam.service import attach as attach_iam
         self._sources.append(attach_iam(self))
+        # The Parameters and Secrets Lambda Extension (localhost:2773), with the function's own role.
+        from .iam.secrets import attach as attach_secrets_extension
+        self._sources.append(attach_secrets_extension(self))
+        from .observe.traces import attach as attach_traces     # X-Ray (``lab.traces``)
+        self.traces = attach_traces(self); self._sources.append(self.traces)
 
     def _connect_aws(self):
         return socket.create_connection(self.aws.address)
+
+    def _connect_secrets_extension(self):
+        # The AWS Parameters and Secrets Lambda Extension (``iam.secrets.attach``), once attached.
+        address = getattr(getattr(self, "secrets_extension", None), "address", None)
+        if address is None:
+            raise ConnectionRefusedError("the Parameters and Secrets Lambda Extension is not attached")
+        return socket.create_connection(address)
 
     def _arn(self, name):
         return function_arn(name, self.region, self.account_id)
@@ -305,6 +317,7 @@ class Lab:
 
     def _make_backend(self, backend, image, progress, network_mode):
         from .runtime.docker import DockerBackend, docker_client, reap_orphans
+        from .iam.secrets import SECRETS_EXTENSION_PORT
         from .runtime.process import ProcessBackend
         if backend in ("auto", "docker"):
             client = docker_client()
@@ -314,7 +327,9 @@ class Lab:
                 reap_process_orphans()     # process-backend supervisors a killed kernel left
                 backend = DockerBackend(self.id, self.workdir, client=client, image=image, progress=progress,
                                         network_mode=network_mode,
-                                        endpoints={AWS_ENDPOINT_PORT: ("aws", self._connect_aws)})
+                                        endpoints={AWS_ENDPOINT_PORT: ("aws", self._connect_aws),
+                                                   SECRETS_EXTENSION_PORT: ("secrets-extension",
+                                                                            self._connect_secrets_extension)})
                 backend.aws_endpoint_url = f"http://127.0.0.1:{AWS_ENDPOINT_PORT}"
                 return backend
             if backend == "docker":
@@ -332,7 +347,8 @@ class Lab:
     def deploy(self, name, source, handler="handler", *, memory_mb=128, timeout_s=3, env=None,
                ephemeral_storage_mb=512, reserved_concurrency=None, provisioned_concurrency=0,
                runtime_client="lambdalab", architecture="x86_64", dead_letter_target_arn=None, role=None,
-               requirements=None, layers=None, runtime="python3.11"):
+               requirements=None, layers=None, runtime="python3.11", tracing=None,
+               kms_key_arn=None):
         """Create (or replace) the function ``name`` from Python source text; returns a ``Function``.
 
         ``handler`` names the function in ``source`` (Lambda's handler setting becomes
@@ -350,9 +366,13 @@ class Lab:
         installed into the package as Lambda's build instructions install them (wheels for the
         environments' platform, cached); ``layers`` (at most 5 ``NAME:VERSION`` or layer version
         ARNs of ``publish_layer``) are extracted in order into ``/opt``.
+        ``tracing="Active"`` (``TracingConfig``) traces every invocation in the lab's X-Ray (``lab.traces``).
         ``runtime="provided.al2023"`` makes a custom runtime: ``source`` is then the package's
         ``bootstrap`` executable (a script with its ``#!`` line), which must speak the Runtime API
         itself; ``handler`` is whatever it reads from ``_HANDLER``.
+        ``kms_key_arn`` (``KMSKeyArn``) is the customer managed KMS key of the environment
+        variables, which ``GetFunctionConfiguration`` shows (``iam.secrets.encrypt_variable``
+        encrypts a value with a key as the console's encryption helpers do).
         """
         self._check_open()
         if role is not None and isinstance(role, str) and not role.startswith("arn:"):
@@ -370,6 +390,7 @@ class Lab:
             architecture=architecture, runtime=runtime,
             dead_letter_target_arn=dead_letter_target_arn or (previous and previous.dead_letter_target_arn),
             event_invoke_config=previous.event_invoke_config if previous else None, role=role,
+            tracing_mode=tracing or "PassThrough", kms_key_arn=kms_key_arn or None,
             **self._package(requirements, layers))
         self.service.put_function(config)
         fn = self.functions.get(name) or Function(self, name)

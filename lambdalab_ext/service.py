@@ -193,6 +193,7 @@ class LambdaService:
         self.record = record
         self._reclaim_scheduled = set()   # environments with a keep-alive check on the clock
         self._latest_invoke = {}          # function name -> its last "invoke" record event
+        self._request_hooks = []          # see hook_requests
 
     def _check_open(self):
         if self._closed.is_set():
@@ -404,7 +405,40 @@ class LambdaService:
             self.recursive_invocations_dropped[name] = self.recursive_invocations_dropped.get(name, 0) + 1
         self.record.append("recursion_stopped", name, request_id, **details)
 
-    def _run_request(self, request, payload, context_json, cognito_json, on_log, submitted):
+    def hook_requests(self, hook):
+        """Call ``hook(request)`` before each request runs on an environment (every path: sync,
+        asynchronous attempts, pollers, workflows), where it may still change what the function
+        will see (the trace header: ``observe.traces``). It may return ``failed(exc)``, called if the
+        request raises. A hook's own error never stops a request. Returns a function that unhooks."""
+        self._request_hooks.append(hook)
+
+        def unhook():
+            try:
+                self._request_hooks.remove(hook)
+            except ValueError:
+                pass
+        return unhook
+
+    def _run_request(self, request, *args):
+        failed = []
+        for hook in list(self._request_hooks):
+            try:
+                undo = hook(request)
+            except Exception:
+                undo = None
+            if undo is not None:
+                failed.append(undo)
+        try:
+            return self._run_routed(request, *args)
+        except BaseException as exc:
+            for undo in failed:
+                try:
+                    undo(exc)
+                except Exception:
+                    pass
+            raise
+
+    def _run_routed(self, request, payload, context_json, cognito_json, on_log, submitted):
         name = request.function_name
         for attempt in range(ROUTING_ATTEMPTS):
             state, env, provisioned = self._route(name, warm_allowed=attempt < ROUTING_ATTEMPTS - 1)

@@ -55,7 +55,7 @@ class Harness:
             raise TooManyRequestsException("Rate Exceeded.", Reason="ReservedFunctionConcurrentInvocationLimitExceeded")
         return _result(request, outcome, self.clock)
 
-    def deliver(self, arn, message, attributes):
+    def deliver(self, arn, message, attributes, key=None):
         if "broken" in arn:
             raise RuntimeError("no such queue")
         with self.lock:
@@ -184,3 +184,14 @@ def test_invocation_record_of_a_failed_event():
                                condition="EventAgeExceeded", attempts=0, epoch=0)
     assert set(record) == {"version", "timestamp", "requestContext", "requestPayload"}
     assert record["timestamp"] == "1970-01-01T00:00:00.000Z"
+
+
+def test_an_event_that_went_to_its_destination_is_no_longer_pending():
+    # The record's S3 object key must not be confused with the event's own key (it was: the event
+    # stayed pending, and was reported lost at shutdown).
+    for target in ("arn:aws:sqs:us-east-1:123456789012:failures", "arn:aws:s3:::failures"):
+        h = Harness(outcomes=lambda r: False,
+                    config=Config(event_invoke_config=EventInvokeConfig(maximum_retry_attempts=0, on_failure=target)))
+        h.submit()
+        assert h.record.count("destination") == 1
+        assert h.queue.pending() == 0 and h.queue.shutdown() == 0

@@ -33,7 +33,8 @@ def _need(condition, what):
 
 
 NOTEBOOKS = ("01_first_function.ipynb", "04_aws_inside.ipynb", "05_events_and_triggers.ipynb",
-             "06_error_handling.ipynb", "07_cold_starts.ipynb", "10_workflows.ipynb")
+             "06_error_handling.ipynb", "07_cold_starts.ipynb", "08_security.ipynb", "09_observability.ipynb",
+             "10_workflows.ipynb")
 
 
 def _run_all(page, base, token, name, shot):
@@ -237,6 +238,30 @@ def test_notebook_07_runs_in_jupyterlab(jupyterlab):
         assert page.locator(".jp-OutputArea-output", has_text="provisioned-concurrency").count() >= 1
         assert page.locator(".jp-OutputArea-output", has_text="Status: timeout").count() >= 1
         assert page.locator(".jp-OutputArea-output", has_text="provided.al2023").count() >= 1
+        _no_tracebacks(page)
+
+
+def test_notebook_08_runs_in_jupyterlab(jupyterlab):
+    """Security, as a learner runs it: the denied PutItem with AWS's message, the policy proposed from
+    use, the secret read through the extension and the policy playground's widgets."""
+    with _notebook_page(jupyterlab, "08_security.ipynb", "notebook08") as page:
+        assert page.locator(".jp-OutputArea-output", has_text="is not authorized to perform").count() >= 1
+        assert page.locator(".jp-OutputArea-output", has_text="AllowDynamodb").count() >= 1
+        assert page.locator(".jp-OutputArea-output", has_text="v2-secret").count() >= 1
+        assert page.locator(".jp-OutputArea-output textarea, .jp-OutputArea-output .widget-textarea").count() >= 1
+        _no_tracebacks(page)
+
+
+def test_notebook_09_runs_in_jupyterlab(jupyterlab):
+    """Observability, as a learner runs it: filtered logs, the lab against moto's matching, the
+    metrics plot and the dashboard."""
+    with _notebook_page(jupyterlab, "09_observability.ipynb", "notebook09") as page:
+        assert page.locator(".jp-OutputArea-output", has_text="card declined").count() >= 1
+        assert page.locator(".jp-OutputArea-output", has_text="lab (AWS rules)").count() >= 1
+        plot = page.locator(".jp-OutputArea-output img").first
+        plot.scroll_into_view_if_needed()
+        assert plot.bounding_box()["width"] > 300
+        plot.screenshot(path=os.path.join(OUT, "notebook09_metrics.png"))
         _no_tracebacks(page)
 
 

@@ -49,6 +49,11 @@ def observed(make_lab):
 
     def make(kind="process", attach_options=None, **options):
         lab = make_lab(kind, **options)
+        # moto's log groups outlive a lab (another test's would be listed here): start from none.
+        from moto.logs.models import logs_backends
+        for account in list(logs_backends):
+            for region in list(logs_backends[account]):
+                logs_backends[account][region].groups.clear()
         if getattr(lab, "observability", None) is not None:     # the lab's own: these tests attach theirs
             lab.observability.close()
         service = lab.observability = attach(lab, **(attach_options or {}))

@@ -102,13 +102,18 @@ class LambdaAPI:
             changes["ephemeral_storage_mb"] = body["EphemeralStorage"]["Size"]
         if "DeadLetterConfig" in body:
             changes["dead_letter_target_arn"] = (body["DeadLetterConfig"] or {}).get("TargetArn") or None
+        if "TracingConfig" in body:
+            changes["tracing_mode"] = (body["TracingConfig"] or {}).get("Mode") or "PassThrough"
+        if "KMSKeyArn" in body:
+            changes["kms_key_arn"] = body["KMSKeyArn"] or None
         if "Role" in body:
             changes["role"] = body["Role"]
             check = getattr(self.control, "check_role", None)   # the lab's IAM, when attached
             if check is not None:
                 check(body["Role"])
         unsupported = sorted(set(body) - {"MemorySize", "Timeout", "Environment", "EphemeralStorage",
-                                          "DeadLetterConfig", "FunctionName", "RevisionId", "Role"})
+                                          "DeadLetterConfig", "FunctionName", "RevisionId", "Role", "TracingConfig",
+                                          "KMSKeyArn"})
         if unsupported:
             raise InvalidParameterValueException(
                 f"lambdalab does not change {', '.join(unsupported)} through UpdateFunctionConfiguration; "
@@ -271,7 +276,7 @@ class LambdaAPI:
             "LastModified": self.control.last_modified(name),
             "CodeSha256": digest,
             "Version": "$LATEST",
-            "TracingConfig": {"Mode": "PassThrough"},
+            "TracingConfig": {"Mode": getattr(config, "tracing_mode", "PassThrough")},
             "RevisionId": hashlib.sha256(repr(config).encode()).hexdigest()[:32],
             "State": "Active",
             "LastUpdateStatus": "Successful",
@@ -283,6 +288,8 @@ class LambdaAPI:
         }
         if config.environment:
             body["Environment"] = {"Variables": dict(config.environment)}
+        if getattr(config, "kms_key_arn", None):
+            body["KMSKeyArn"] = config.kms_key_arn     # only a customer managed key shows
         dlq = getattr(config, "dead_letter_target_arn", None)
         if dlq:
             body["DeadLetterConfig"] = {"TargetArn": dlq}

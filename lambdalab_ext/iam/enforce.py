@@ -21,6 +21,7 @@ notebook's clients, the lab's own deliveries and pollers) are not a function's a
 from __future__ import annotations
 
 import datetime
+from base64 import b64decode as _b64decode
 import io
 import json
 import re
@@ -425,6 +426,32 @@ _RESOURCE_POLICY_CHANGES = {
 }
 
 
+def key_of_ciphertext(blob):
+    """The key ID a ciphertext of the lab's KMS names (a symmetric ``Decrypt`` need not name its
+    key: KMS reads it from the ciphertext's metadata), or None. ``blob``: bytes or base64 text.
+
+    >>> key_of_ciphertext(b"1234abcd-12ab-34cd-56ef-1234567890ab" + bytes(40))
+    '1234abcd-12ab-34cd-56ef-1234567890ab'
+    """
+    if isinstance(blob, str):
+        try:
+            blob = _b64decode(blob, validate=True)
+        except ValueError:
+            return None
+    if not isinstance(blob, (bytes, bytearray)) or len(blob) < 36:
+        return None
+    # moto's ciphertext starts with the 36 characters of the key's ID (moto.kms.utils).
+    try:
+        key_id = bytes(blob[:36]).decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    parts = key_id.split("-")
+    if [len(p) for p in parts] != [8, 4, 4, 4, 12]:
+        return None
+    return key_id
+
+
+
 class Enforcer:
     """An ``AWSEndpoint`` interceptor: authorizes a function's calls, answers the denied ones.
 
@@ -570,6 +597,10 @@ class Enforcer:
                 return self._resolver("secretsmanager").describe_secret(SecretId=value)["ARN"]
             if kind == "kms-alias":
                 return self._resolver("kms").describe_key(KeyId=value)["KeyMetadata"]["Arn"]
+            if kind == "kms-ciphertext":      # a Decrypt without KeyId: the key the ciphertext names
+                key_id = key_of_ciphertext(value)
+                if key_id is not None:
+                    return self._resolver("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
         except ClientError:
             return None
         return None
