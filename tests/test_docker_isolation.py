@@ -340,7 +340,9 @@ def test_a_function_cannot_hijack_other_functions(mode, make_lab, docker_engine)
         # Its own Runtime API (127.0.0.1:9001) is the only address it reaches.
         assert set(report["reached"]) <= {"127.0.0.1:9001"}
         # The only sockets it can see are its own environment's (socket mode), none of another's.
-        assert report["sockets"] in ([], ["/run/lambdalab-api.sock", "/run/lambdalab-aws.sock"])
+        # (the Runtime API, the embedded AWS and the Parameters and Secrets Extension, all the lab's).
+        assert report["sockets"] in ([], ["/run/lambdalab-api.sock", "/run/lambdalab-aws.sock",
+                                          "/run/lambdalab-secrets-extension.sock"])
 
 
 def test_no_dev_shm(docker_lab):

@@ -203,7 +203,8 @@ def test_a_function_invoking_another_is_one_trace_with_both_in_the_service_graph
 def test_async_sqs_and_sns_invocations_keep_the_upstream_root(traced):
     lab, traces = traced("process", clock=VirtualClock())
     sqs, sns = lab.aws.client("sqs"), lab.aws.client("sns")
-    url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    url = sqs.create_queue(QueueName="traced-jobs")["QueueUrl"]
+    sqs.purge_queue(QueueUrl=url)          # moto's queues outlive a lab
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     topic = sns.create_topic(Name="traced-news")["TopicArn"]
     lab.deploy("producer", f"""
