@@ -241,3 +241,47 @@ def test_a_changed_parameter_is_seen_after_its_own_ttl_or_at_once_with_the_cache
     lab.clock.advance(11)
     assert values() == ["on", "on"]
     assert lab.secrets_extension.cached("flag-off") == {}
+
+
+FLOOD = """
+import os, socket, time
+def handler(event, context):
+    port = int(os.environ.get("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "2773"))
+    held = []
+    for _ in range(event["connections"]):
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=2)
+            s.send(b"GET /secretsmanager/get?secretId=x HTTP/1.1\\r\\n")   # and never the rest
+            held.append(s)
+        except OSError:
+            break
+    print("FLOOD READY", len(held), flush=True)
+    time.sleep(event["hold_s"])
+    return len(held)
+"""
+
+
+def test_a_function_flooding_the_extension_cannot_keep_another_from_its_secret(secrets_lab):
+    import threading
+    lab = secrets_lab
+    _secret(lab, "flood-db", "v1")
+    lab.deploy("reader", READER, timeout_s=30)
+    attacker = lab.deploy("flood", FLOOD, memory_mb=1769, timeout_s=60)
+    ready, out = threading.Event(), {}
+    attack = threading.Thread(target=lambda: out.setdefault("r", attacker.invoke(
+        {"connections": 200, "hold_s": 12}, on_log=lambda line: line.startswith("FLOOD READY") and ready.set())))
+    attack.start()
+    try:
+        assert ready.wait(60), "the flood never started"
+        threads_during = threading.active_count()
+        answer = lab.functions["reader"].invoke({"reads": [["/secretsmanager/get?secretId=flood-db", True]]})
+        still_flooding = attack.is_alive()
+    finally:
+        attack.join(90)
+    print("held by the attacker:", out["r"].payload, "refused:", lab.secrets_extension._server.refused,
+          "lab threads during the flood:", threads_during)
+    assert still_flooding, "the reader must run while the flood holds its connections"
+    assert answer.ok and answer.payload["reads"][0]["SecretString"] == "v1", answer.logs
+    # The lab's threads stay bounded (one per connection, at most the cap); a silent connection is
+    # dropped after CONNECTION_TIMEOUT_S, so the reader's request waits at most that long for a slot.
+    assert threads_during < 64 + 40

@@ -33,6 +33,10 @@ from .enforce import key_of_ciphertext
 SECRETS_EXTENSION_PORT = 2773          # the extension's default port (PARAMETERS_SECRETS_EXTENSION_HTTP_PORT)
 TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"
 DEFAULT_TTL_S = 300                    # SECRETS_MANAGER_TTL and SSM_PARAMETER_STORE_TTL: 5 minutes
+# A function is hostile code and reaches this server: at most this many connections at once (a
+# thread each), each dropped after this long without a complete request.
+MAX_CONNECTIONS = 64
+CONNECTION_TIMEOUT_S = 5.0
 MAX_TTL_S = 300                        # "exceeds max limit. Setting ... TTL to 5m0s"
 DEFAULT_CACHE_SIZE = 1000              # PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE
 
@@ -150,6 +154,7 @@ class ParametersAndSecretsExtension:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = CONNECTION_TIMEOUT_S     # a slow or silent client is dropped (slowloris)
 
             def do_GET(self):
                 status, body = extension.handle(self.path, self.headers.get(TOKEN_HEADER))
@@ -163,7 +168,7 @@ class ParametersAndSecretsExtension:
             def log_message(self, *args):      # the lab's record, not stderr
                 pass
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _BoundedServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.address = self._server.server_address
         self._thread = threading.Thread(target=self._server.serve_forever, name="lambdalab-secrets-extension",
@@ -306,6 +311,38 @@ def _anonymous_credentials():
     import secrets
     return ("ASIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30),
             "lambdalab-session-" + secrets.token_urlsafe(48))
+
+
+class _BoundedServer(http.server.ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` with a cap on connections at once: beyond it a new one is closed at
+    once, so a flood of connections cannot take the lab's threads and descriptors."""
+
+    daemon_threads = True
+
+    def __init__(self, *args, **kwargs):
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.refused = 0
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):
+            self.refused += 1
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def handle_error(self, request, client_address):
+        pass                           # a client that went away (a broken pipe) is not the lab's error
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 def _restore(obj, name, original):
